@@ -1,0 +1,36 @@
+"""What a synthesizer or mask strategy may know about the sample beyond its own image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+class ClassPool(Protocol):
+    """Read access to the class's other data, for methods that borrow from it (NSA, GAA...)."""
+
+    def other_normal(self, rng: np.random.Generator) -> np.ndarray:
+        """Another normal image of the class, at the output size (uint8 H×W×3)."""
+        ...
+
+    def defect_masks(self) -> list[np.ndarray]:
+        """Real defect masks of the class that generators may see, at the output size."""
+        ...
+
+
+@dataclass
+class SampleContext:
+    """Per-sample side information. ``foreground`` is uint8 {0,255}; all 255 for textures."""
+
+    class_name: str
+    foreground: np.ndarray
+    regions: list[np.ndarray] = field(default_factory=list)
+    pool: ClassPool | None = None
+    is_texture: bool = False
+
+    @classmethod
+    def whole_image(cls, shape: tuple[int, int], class_name: str = "test") -> SampleContext:
+        """A context with no object knowledge: everything is foreground."""
+        return cls(class_name=class_name, foreground=np.full(shape, 255, np.uint8), is_texture=True)

@@ -1,0 +1,120 @@
+"""Read a recipe file, validate it once, resolve defaults and compute its hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from anomset.configurable import Configurable, format_validation_error
+from anomset.errors import RecipeError, UnknownNameError
+from anomset.recipe.schema import Recipe
+from anomset.registry import MASKS, SOURCES, SYNTHESIZERS, Registry
+
+# Keys that say where or how to write, not what: they do not change a single output byte.
+_HASH_EXCLUDED_OUTPUT_KEYS = ("dir",)
+_HASH_EXCLUDED_TOP_KEYS = ("hub",)  # where it is published changes no data
+
+
+@dataclass(frozen=True)
+class LoadedRecipe:
+    """A validated recipe, its resolved (defaults-filled) form and the hash of that form."""
+
+    path: str
+    recipe: Recipe
+    resolved: dict[str, Any]
+    recipe_hash: str
+
+    def to_yaml(self) -> str:
+        header = f"# resolved by anomset; recipe_hash: {self.recipe_hash}\n"
+        return header + yaml.safe_dump(self.resolved, sort_keys=False, allow_unicode=True)
+
+
+def load_recipe(path: str | Path) -> LoadedRecipe:
+    """Load and validate ``path``; every problem raises ``RecipeError`` naming file and field."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError("recipe file not found", file=file, fix="check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"cannot read recipe: {exc}", file=file) from None
+    return load_recipe_text(text, file)
+
+
+def load_recipe_text(text: str, file: str = "<recipe>") -> LoadedRecipe:
+    """Validate recipe YAML given as text (``file`` is only used in messages)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise RecipeError(f"invalid YAML: {problem}", file=file, field=where,
+                          fix="check indentation and quoting") from None
+    if not isinstance(data, dict):
+        raise RecipeError("a recipe must be a YAML mapping (name:, source:, classes: ...)", file=file)
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as exc:
+        field, message = format_validation_error(exc)
+        raise RecipeError(message, file=file, field=field) from None
+    resolved = _resolve(recipe, file)
+    return LoadedRecipe(file, recipe, resolved, recipe_hash(resolved))
+
+
+def build_component(registry: Registry, name: str, params: dict[str, Any], *, file: str,
+                    field: str) -> Configurable:
+    """Instantiate a registered component, turning every problem into a located ``RecipeError``."""
+    try:
+        cls = registry.get(name)
+    except UnknownNameError as exc:
+        raise RecipeError(exc.message, file=file, field=field) from None
+    try:
+        return cls(**params)
+    except ValidationError as exc:
+        sub, message = format_validation_error(exc)
+        params_field = field.rsplit(".", 1)[0] + ".params"
+        raise RecipeError(message, file=file, field=f"{params_field}.{sub}" if sub else params_field) from None
+    except (TypeError, ValueError) as exc:
+        raise RecipeError(str(exc), file=file, field=field.rsplit(".", 1)[0] + ".params") from None
+
+
+def _resolve(recipe: Recipe, file: str) -> dict[str, Any]:
+    """The recipe with every default filled in, components' params included."""
+    resolved = recipe.model_dump(mode="json")
+    source = build_component(SOURCES, recipe.source.type, recipe.source.params, file=file, field="source.type")
+    resolved["source"]["params"] = source.resolved_params()
+    for class_name, plan in recipe.classes.items():
+        for index, entry in enumerate(plan.generate):
+            where = f"classes.{class_name}.generate[{index}]"
+            synth = build_component(SYNTHESIZERS, entry.synthesizer, entry.params, file=file,
+                                    field=f"{where}.synthesizer")
+            out = resolved["classes"][class_name]["generate"][index]
+            out["params"] = synth.resolved_params()
+            if out["defect_type"] is None:
+                out["defect_type"] = entry.synthesizer
+            if entry.mask is not None and not synth.uses_mask:
+                raise RecipeError(f"{entry.synthesizer} places its own change and takes no mask",
+                                  file=file, field=f"{where}.mask", fix="remove mask:")
+            if entry.mask is not None:
+                mask = build_component(MASKS, entry.mask.strategy, entry.mask.params, file=file,
+                                       field=f"{where}.mask.strategy")
+                out["mask"]["params"] = mask.resolved_params()
+    return resolved
+
+
+def recipe_hash(resolved: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of the resolved recipe, minus keys that change no output byte."""
+    hashed = json.loads(json.dumps(resolved))
+    for key in _HASH_EXCLUDED_OUTPUT_KEYS:
+        hashed.get("output", {}).pop(key, None)
+    for key in _HASH_EXCLUDED_TOP_KEYS:
+        hashed.pop(key, None)
+    canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

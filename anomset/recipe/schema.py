@@ -1,0 +1,133 @@
+"""The recipe: the single source of truth for a build, as pydantic models."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from anomset.configurable import StrictModel
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+SPLITS = ("train", "test")
+
+Count = int | Literal["all"]
+
+
+class SourceSpec(StrictModel):
+    """Where normal images (and real defects) come from."""
+
+    type: str = Field(description="a registered source name (anomset list)")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class OutputSpec(StrictModel):
+    """How samples are written."""
+
+    dir: str | None = Field(default=None, description="default output folder; --out overrides it")
+    image_size: tuple[int, int] = Field(default=(256, 256), description="[height, width] of every sample")
+    shard_size: int = Field(default=256, ge=1, le=100_000, description="samples per tar shard")
+    png_compression: int = Field(default=1, ge=0, le=9)
+
+    @field_validator("image_size", mode="before")
+    @classmethod
+    def _square_from_int(cls, value: Any) -> Any:
+        return (value, value) if isinstance(value, int) else value
+
+    @field_validator("image_size")
+    @classmethod
+    def _positive(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if min(value) < 16 or max(value) > 8192:
+            raise ValueError("each side must be between 16 and 8192 pixels")
+        return value
+
+
+class MaskSpec(StrictModel):
+    """Where the anomaly goes: a registered mask strategy, its params, and foreground restriction."""
+
+    strategy: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    foreground: bool = Field(default=True, description="keep the mask on the object (textures: everywhere)")
+
+
+class GenerateSpec(StrictModel):
+    """One generation entry: ``count`` samples from one synthesizer."""
+
+    synthesizer: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    count: int = Field(ge=0, le=10_000_000)
+    mask: MaskSpec | None = Field(default=None, description="override the synthesizer's own mask shape")
+    split: Literal["train", "test"] = "train"
+    label: Literal["anomaly", "normal"] = Field(
+        default="anomaly", description="'normal' keeps the output as an extra normal (e.g. rotation)")
+    defect_type: str | None = Field(default=None, description="label in the json; default: synthesizer name")
+    cluster: str = ""
+    min_visibility: float = Field(default=2.0, ge=0, description="mean |change| inside the mask, 0-255 scale")
+    max_redraws: int = Field(default=20, ge=0, le=1000)
+
+    @field_validator("defect_type")
+    @classmethod
+    def _defect_name(cls, value: str | None) -> str | None:
+        if value is not None and not NAME_PATTERN.match(value):
+            raise ValueError("use lowercase letters, digits and '_' only")
+        return value
+
+
+class SplitCounts(StrictModel):
+    """How many source samples to copy into each output split ('all' takes every one)."""
+
+    train: Count = 0
+    test: Count = 0
+
+
+class ClassPlan(StrictModel):
+    """What to build for one class."""
+
+    normals: SplitCounts = Field(default_factory=lambda: SplitCounts(train="all", test="all"))
+    real_defects: SplitCounts = Field(default_factory=lambda: SplitCounts(train=0, test="all"))
+    generate: list[GenerateSpec] = Field(default_factory=list)
+
+
+class HubSpec(StrictModel):
+    """Where the dataset is published (``anomset push`` / ``build --push``)."""
+
+    repo: str | None = None
+    private: bool = False
+
+
+class Recipe(StrictModel):
+    """A whole recipe file."""
+
+    name: str
+    version: str = "1.0.0"
+    pretty_name: str | None = None
+    description: str = ""
+    license: str = "other"
+    seed: int = 0
+    source: SourceSpec
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    classes: dict[str, ClassPlan] = Field(min_length=1)
+    hub: HubSpec = Field(default_factory=HubSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _dataset_name(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$", value):
+            raise ValueError("use letters, digits, '.', '_' or '-' (a Hub repo name)")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not re.match(r"^[0-9A-Za-z][0-9A-Za-z._-]*$", value):
+            raise ValueError("use a tag-safe version such as 1.0.0")
+        return value
+
+    @field_validator("classes")
+    @classmethod
+    def _class_names(cls, value: dict[str, ClassPlan]) -> dict[str, ClassPlan]:
+        for name in value:
+            if not NAME_PATTERN.match(name):
+                raise ValueError(f"class name {name!r}: use lowercase letters, digits and '_' only")
+        return value

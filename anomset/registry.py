@@ -1,0 +1,84 @@
+"""Name → class registries for every pluggable part (sources, masks, synthesizers, detectors)."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from anomset.errors import UnknownNameError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A named table of classes. ``@REGISTRY.register("name")`` adds one; ``get`` finds it.
+
+    Modules that define members are imported lazily (``modules``), so a registry is complete the
+    first time it is read without every caller having to import every implementation.
+    """
+
+    def __init__(self, kind: str, modules: tuple[str, ...] = ()) -> None:
+        self.kind = kind
+        self._modules = modules
+        self._loaded = False
+        self._entries: dict[str, type[T]] = {}
+
+    def register(self, name: str) -> Callable[[type[T]], type[T]]:
+        def decorate(cls: type[T]) -> type[T]:
+            if name in self._entries and self._entries[name] is not cls:
+                raise ValueError(f"{self.kind} {name!r} is registered twice")
+            self._entries[name] = cls
+            cls.registry_name = name  # type: ignore[attr-defined]
+            return cls
+
+        return decorate
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for module in self._modules:
+                importlib.import_module(module)
+
+    def names(self, pattern: str = "*") -> list[str]:
+        """Sorted registered names matching a shell-style wildcard."""
+        self._load()
+        return sorted(n for n in self._entries if fnmatch.fnmatch(n, pattern))
+
+    def __contains__(self, name: object) -> bool:
+        self._load()
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[tuple[str, type[T]]]:
+        self._load()
+        return iter(sorted(self._entries.items()))
+
+    def get(self, name: str) -> type[T]:
+        """The class registered as ``name``; unknown names raise with close-match suggestions."""
+        self._load()
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise UnknownNameError(self.unknown_message(name)) from None
+
+    def unknown_message(self, name: str) -> str:
+        close = difflib.get_close_matches(str(name), list(self._entries), n=3, cutoff=0.5)
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        return f"unknown {self.kind} {name!r}; {hint}known: {', '.join(self.names())}"
+
+SOURCES: Registry = Registry("source", ("anomset.sources",))
+MASKS: Registry = Registry("mask strategy", ("anomset.masks",))
+SYNTHESIZERS: Registry = Registry("synthesizer", ("anomset.synth",))
+# Filled by the evaluation work (reference detectors) and the quality work (ARS scorers).
+DETECTORS: Registry = Registry("detector", ())
+QUALITY_FILTERS: Registry = Registry("quality filter", ())
+
+ALL_REGISTRIES: dict[str, Registry] = {
+    "sources": SOURCES,
+    "masks": MASKS,
+    "synthesizers": SYNTHESIZERS,
+    "detectors": DETECTORS,
+    "quality": QUALITY_FILTERS,
+}

@@ -1,0 +1,6 @@
+"""Synthesizers: one module per method, all behind ``Synthesizer.propose_mask`` / ``apply``."""
+
+from anomset.synth import cutpaste, draem
+from anomset.synth.base import SynthResult, Synthesizer
+
+__all__ = ["SynthResult", "Synthesizer", "cutpaste", "draem"]

@@ -1,0 +1,43 @@
+"""The synthesizer contract: one call signature for every method, model-free or learned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from anomset.configurable import Configurable
+from anomset.context import SampleContext
+from anomset.masks.base import MaskResult
+
+
+@dataclass
+class SynthResult:
+    """The altered image, the mask of what changed, and the parameters drawn to make it."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    params: dict[str, Any]
+
+
+class Synthesizer(Configurable):
+    """Turns a normal image into an anomalous one.
+
+    The build asks for a mask first (``propose_mask``, or the recipe's mask strategy when it names
+    one), then calls ``apply``. Both draw every random number from ``rng``. ``apply`` returns the
+    final mask, which must cover every changed pixel (methods such as Poisson blending may refine it).
+    Methods that place their own change (rotation, logical) set ``uses_mask = False``: they get
+    ``mask=None`` and the recipe may not give them a mask strategy.
+    """
+
+    uses_mask: ClassVar[bool] = True
+
+    def propose_mask(self, shape: tuple[int, int], context: SampleContext,
+                     rng: np.random.Generator) -> MaskResult:
+        """The method's own mask shape, used when the recipe names no mask strategy."""
+        raise NotImplementedError(f"{type(self).__name__} needs a mask strategy")
+
+    def apply(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
+              rng: np.random.Generator) -> SynthResult:
+        raise NotImplementedError
