@@ -1,4 +1,4 @@
-from anomset.cli import main
+from anomset.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

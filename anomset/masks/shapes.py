@@ -10,7 +10,14 @@ from pydantic import Field
 
 from anomset.configurable import StrictModel
 from anomset.context import SampleContext
-from anomset.masks.base import MaskResult, MaskStrategy, log_uniform, random_point_in, rotated_rectangle, uniform
+from anomset.masks.base import (
+    MaskResult,
+    MaskStrategy,
+    log_uniform,
+    random_point_in,
+    rotated_rectangle,
+    uniform,
+)
 from anomset.registry import MASKS
 
 Range = tuple[float, float]
@@ -95,7 +102,7 @@ class EllipseMask(MaskStrategy):
         if p.irregularity > 0:
             amps = rng.uniform(0.0, 1.0, p.harmonics) / np.arange(1, p.harmonics + 1)
             phases = rng.uniform(0.0, 2.0 * np.pi, p.harmonics)
-            wobble = sum(a * np.cos((k + 2) * theta + ph) for k, (a, ph) in enumerate(zip(amps, phases)))
+            wobble = sum(a * np.cos((k + 2) * theta + ph) for k, (a, ph) in enumerate(zip(amps, phases, strict=True)))
             radius = 1.0 + p.irregularity * wobble / max(1e-6, np.abs(wobble).max())
         rad = np.deg2rad(angle)
         x = ax * radius * np.cos(theta)

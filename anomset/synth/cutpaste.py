@@ -10,7 +10,7 @@ from anomset.context import SampleContext
 from anomset.masks.base import MaskResult
 from anomset.masks.shapes import RectangleMask
 from anomset.registry import SYNTHESIZERS
-from anomset.synth.base import SynthResult, Synthesizer
+from anomset.synth.base import Synthesizer, SynthResult
 from anomset.synth.color import color_jitter
 
 Range = tuple[float, float]

@@ -11,7 +11,7 @@ from anomset.context import SampleContext
 from anomset.masks.base import MaskResult, uniform
 from anomset.masks.perlin import PerlinMask, rotate_image
 from anomset.registry import SYNTHESIZERS
-from anomset.synth.base import SynthResult, Synthesizer
+from anomset.synth.base import Synthesizer, SynthResult
 from anomset.synth.color import blend_in_mask
 from anomset.synth.textures import TextureBank
 

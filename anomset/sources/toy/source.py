@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from pydantic import Field
 
 from anomset.configurable import StrictModel
@@ -12,8 +13,6 @@ from anomset.sample import GOOD
 from anomset.sources.base import LoadedItem, Source, SourceItem
 from anomset.sources.toy.defects import DEFECTS_BY_CLASS, render_defect
 from anomset.sources.toy.normals import OBJECT_CLASSES, TEXTURE_CLASSES, render_normal
-
-import numpy as np
 
 ALL_CLASSES = tuple(sorted(TEXTURE_CLASSES + OBJECT_CLASSES))
 

@@ -1,0 +1,143 @@
+"""Run a build on one process or across accelerate/torchrun ranks. The only code that knows ranks."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from anomset.build.manifest import MANIFEST, build_manifest
+from anomset.build.plan import ShardSpec, make_plan
+from anomset.build.render import Renderer
+from anomset.build.state import OutputState, write_atomic, write_json_atomic
+from anomset.build.worker import write_shard
+from anomset.errors import AnomsetError
+from anomset.recipe.load import LoadedRecipe, build_component
+from anomset.registry import SOURCES
+from anomset.sources.base import Source, SourceItem
+
+
+class Ranks:
+    """Process-group view: ``rank``, ``world``, ``barrier``. Single-process unless launched distributed."""
+
+    def __init__(self) -> None:
+        self._state: Any = None
+        self.rank, self.world = 0, 1
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            import torch
+            from accelerate import PartialState
+
+            # Model-free synthesis needs no GPU; on a CPU box accelerate must be told (ENVIRONMENT.md).
+            self._state = PartialState(cpu=not torch.cuda.is_available())
+            self.rank, self.world = self._state.process_index, self._state.num_processes
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self._state is not None:
+            self._state.wait_for_everyone()
+
+    def agree(self, ok: bool) -> bool:
+        """True on every rank only if ``ok`` is True on every rank (so a failing rank stops them all)."""
+        if self._state is None:
+            return ok
+        import torch
+        import torch.distributed as dist
+
+        flag = torch.tensor([1 if ok else 0], dtype=torch.int64)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        return bool(flag.item())
+
+
+@dataclass
+class BuildResult:
+    out_dir: Path
+    action: str  # new, resume or overwrite
+    shards_total: int
+    shards_written: int
+    manifest: dict[str, Any] | None
+
+
+def open_source(loaded: LoadedRecipe) -> tuple[Source, dict[str, list[SourceItem]]]:
+    """Instantiate the recipe's source and index the classes the recipe asks for."""
+    source: Source = build_component(SOURCES, loaded.recipe.source.type, loaded.recipe.source.params,
+                                     file=loaded.path, field="source.type")  # type: ignore[assignment]
+    available = set(source.classes())
+    index = {}
+    for name in sorted(loaded.recipe.classes):
+        if name in available:
+            index[name] = source.items(name)
+    return source, index
+
+
+def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = False,
+              progress: bool = True) -> BuildResult:
+    """Build ``loaded`` into ``out_dir``: resumes a same-recipe build, refuses a foreign folder."""
+    ranks = Ranks()
+    _limit_threads()
+    state = OutputState(out_dir)
+    action = state.check(loaded.recipe_hash, overwrite)  # every rank: read-only, same answer
+    source, index = open_source(loaded)
+    plan = make_plan(loaded, index)
+    renderer = Renderer(loaded, source, index)
+    if ranks.is_main:
+        state.initialize(loaded.recipe_hash, action)
+        write_atomic(state.out / "recipe.yaml", loaded.to_yaml().encode("utf-8"))
+        state.verify_and_clean([s.relpath for s in plan])
+    ranks.barrier()
+    pending = [s for s in plan if not state.is_done(s.relpath)]
+    mine = pending[ranks.rank::ranks.world]
+    error: AnomsetError | None = None
+    try:
+        _write_shards(mine, renderer, state, loaded.recipe.output.png_compression, progress and ranks.is_main)
+    except AnomsetError as exc:
+        error = exc
+    if not ranks.agree(error is None):
+        if error is not None:
+            raise error
+        raise AnomsetError("another process failed; see its message above")
+    manifest = None
+    if ranks.is_main:
+        manifest = finalize(loaded, source, plan, state)
+    ranks.barrier()
+    return BuildResult(state.out, action, len(plan), len(pending), manifest)
+
+
+def finalize(loaded: LoadedRecipe, source: Source, plan: list[ShardSpec], state: OutputState) -> dict[str, Any]:
+    """Rank 0: merge shard records into manifest.json and write the dataset card."""
+    from anomset.hub.card import write_card
+
+    records = []
+    for shard in plan:
+        record = state.read_marker(shard.relpath)
+        if record is None:
+            raise AnomsetError(f"shard {shard.relpath} has no done-marker after the build",
+                               fix="rerun the build to finish it")
+        records.append(record)
+    recipe = loaded.recipe
+    manifest = build_manifest(recipe.name, recipe.version, loaded.recipe_hash,
+                              {"type": recipe.source.type, "fingerprint": source.fingerprint()}, records)
+    write_json_atomic(state.out / MANIFEST, manifest)
+    write_card(state.out, loaded.resolved, manifest)
+    return manifest
+
+
+def _write_shards(shards: list[ShardSpec], renderer: Renderer, state: OutputState, compression: int,
+                  show_progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    total = sum(len(s.samples) for s in shards)
+    with tqdm(total=total, unit="pair", desc="build", disable=not show_progress or total == 0,
+              dynamic_ncols=True) as bar:
+        for shard in shards:
+            write_shard(shard, renderer, state, compression, on_sample=lambda: bar.update(1))
+
+
+def _limit_threads() -> None:
+    """One thread per process: the build parallelises by process, and oversubscribed cv2 is slower."""
+    import cv2
+
+    cv2.setNumThreads(1)

@@ -1,0 +1,67 @@
+"""manifest.json: every shard with its size and sha256, counts, versions and the recipe hash."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from anomset import __version__
+from anomset.errors import OutputError
+
+MANIFEST = "manifest.json"
+_VERSIONED = ("numpy", "torch", "opencv-python-headless", "datasets", "webdataset")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that decide output bytes (read from metadata, nothing imported)."""
+    versions = {"anomset": __version__}
+    for name in _VERSIONED:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def build_manifest(name: str, version: str, recipe_hash: str, source: dict[str, str],
+                   records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The manifest from the shards' done-records (order-independent: records are sorted by path)."""
+    records = sorted(records, key=lambda r: r["path"])
+    counts: dict[str, dict[str, Any]] = defaultdict(dict)
+    for record in records:
+        split = counts[record["class"]].setdefault(record["split"], {
+            "samples": 0, "anomalies": 0, "by_generator": Counter(), "by_defect_type": Counter()})
+        split["samples"] += record["samples"]
+        split["anomalies"] += record["anomalies"]
+        split["by_generator"].update(record["by_generator"])
+        split["by_defect_type"].update(record["by_defect_type"])
+    for splits in counts.values():
+        for split in splits.values():
+            split["by_generator"] = dict(sorted(split["by_generator"].items()))
+            split["by_defect_type"] = dict(sorted(split["by_defect_type"].items()))
+    return {
+        "name": name,
+        "version": version,
+        "recipe_hash": recipe_hash,
+        "source": source,
+        "versions": package_versions(),
+        "total_samples": sum(r["samples"] for r in records),
+        "counts": {k: dict(sorted(v.items())) for k, v in sorted(counts.items())},
+        "shards": [{k: r[k] for k in ("path", "class", "split", "samples", "anomalies", "bytes", "sha256")}
+                   for r in records],
+    }
+
+
+def read_manifest(out_dir: Path | str) -> dict[str, Any]:
+    """Load ``manifest.json`` of a built folder, with a clear error if it is missing or broken."""
+    path = Path(out_dir) / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OutputError("no manifest.json: not a finished anomset build", file=str(path),
+                          fix="run anomset build first (a rerun resumes an interrupted build)") from None
+    except ValueError:
+        raise OutputError("manifest.json is not valid JSON", file=str(path), fix="rerun anomset build") from None

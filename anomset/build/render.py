@@ -1,0 +1,142 @@
+"""Turning a planned sample into pixels: load, resize, synthesise, check visibility."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import cv2
+import numpy as np
+
+from anomset.build.plan import REAL, SYNTHETIC, SampleSpec
+from anomset.context import SampleContext
+from anomset.errors import SynthesisError
+from anomset.masks.base import MaskStrategy, binarize
+from anomset.recipe.load import LoadedRecipe, build_component
+from anomset.recipe.schema import GenerateSpec
+from anomset.registry import MASKS, SYNTHESIZERS
+from anomset.rng import sample_rng
+from anomset.sample import GOOD, Sample, SampleMeta, mask_stats
+from anomset.sources.base import LoadedItem, Source, SourceItem
+from anomset.synth.base import Synthesizer
+
+
+def resize_item(item: LoadedItem, size: tuple[int, int], is_texture: bool) -> LoadedItem:
+    """An item at the output size (h, w): area/linear for images, nearest for masks."""
+    h, w = size
+
+    def mask_at(mask: np.ndarray | None) -> np.ndarray | None:
+        if mask is None:
+            return None
+        if mask.shape[:2] != (h, w):
+            mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
+        return binarize(mask)
+
+    image = item.image
+    if image.shape[:2] != (h, w):
+        shrinking = image.shape[0] * image.shape[1] > h * w
+        image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    foreground = mask_at(item.foreground)
+    if foreground is None or is_texture:
+        foreground = np.full((h, w), 255, np.uint8)
+    regions = [m for m in (mask_at(r) for r in item.regions) if m is not None]
+    return LoadedItem(np.ascontiguousarray(image), mask_at(item.mask), foreground, regions)
+
+
+class ClassPool:
+    """One class's items at the output size; what synthesizers may borrow from (``context.ClassPool``)."""
+
+    def __init__(self, source: Source, class_name: str, items: list[SourceItem], size: tuple[int, int]) -> None:
+        self.source = source
+        self.class_name = class_name
+        self.size = size
+        self.is_texture = source.is_texture(class_name)
+        self.by_key = {item.key: item for item in items}
+        self.train_normals = [i for i in items if i.is_normal and i.split == "train"]
+        self.train_defects = [i for i in items if not i.is_normal and i.split == "train"]
+        self.load = functools.lru_cache(maxsize=64)(self._load)
+
+    def _load(self, key: str) -> LoadedItem:
+        return resize_item(self.source.load(self.by_key[key]), self.size, self.is_texture)
+
+    def other_normal(self, rng: np.random.Generator) -> np.ndarray:
+        pool = self.train_normals or [i for i in self.by_key.values() if i.is_normal]
+        return self.load(pool[int(rng.integers(len(pool)))].key).image
+
+    def defect_masks(self) -> list[np.ndarray]:
+        return [m for m in (self.load(i.key).mask for i in self.train_defects) if m is not None]
+
+
+class Renderer:
+    """Renders ``SampleSpec``s of one build. Holds instantiated synthesizers and per-class pools."""
+
+    def __init__(self, loaded: LoadedRecipe, source: Source, index: dict[str, list[SourceItem]]) -> None:
+        self.loaded = loaded
+        self.size = tuple(loaded.recipe.output.image_size)
+        self.pools = {name: ClassPool(source, name, index[name], self.size) for name in loaded.recipe.classes}
+        self.entries: dict[tuple[str, int], tuple[GenerateSpec, Synthesizer, MaskStrategy | None]] = {}
+        for class_name, plan in loaded.recipe.classes.items():
+            for i, entry in enumerate(plan.generate):
+                where = f"classes.{class_name}.generate[{i}]"
+                synth = build_component(SYNTHESIZERS, entry.synthesizer, entry.params, file=loaded.path,
+                                        field=f"{where}.synthesizer")
+                strategy = None
+                if entry.mask is not None:
+                    strategy = build_component(MASKS, entry.mask.strategy, entry.mask.params,
+                                               file=loaded.path, field=f"{where}.mask.strategy")
+                self.entries[(class_name, i)] = (entry, synth, strategy)  # type: ignore[assignment]
+
+    def render(self, spec: SampleSpec) -> Sample:
+        seed, rng = sample_rng(self.loaded.recipe_hash, spec.key)
+        pool = self.pools[spec.class_name]
+        item = pool.load(spec.source_key)
+        base: dict[str, Any] = dict(key=spec.key, class_name=spec.class_name, split=spec.split,
+                                    source_key=spec.source_key, seed=seed,
+                                    recipe_hash=self.loaded.recipe_hash)
+        if spec.origin != SYNTHETIC:
+            mask = item.mask if spec.origin == REAL and item.mask is not None else np.zeros(self.size, np.uint8)
+            defect = pool.by_key[spec.source_key].defect_type
+            area, bbox = mask_stats(mask)
+            meta = SampleMeta(defect_type=defect, origin=spec.origin, generator="", generator_params={},
+                              mask_strategy="", mask_params={}, mask_area=area, bbox=bbox, **base)
+            return Sample(item.image, mask, int(defect != GOOD), meta)
+        return self._synthesize(spec, item, pool, rng, base)
+
+    def _synthesize(self, spec: SampleSpec, item: LoadedItem, pool: ClassPool, rng: np.random.Generator,
+                    base: dict[str, Any]) -> Sample:
+        entry, synth, strategy = self.entries[(spec.class_name, spec.entry_index)]
+        restrict = entry.mask.foreground if entry.mask is not None else True
+        foreground = item.foreground if restrict and item.foreground is not None else np.full(self.size, 255, np.uint8)
+        context = SampleContext(spec.class_name, foreground, item.regions, pool, pool.is_texture)
+        as_normal = entry.label == "normal"
+        for attempt in range(entry.max_redraws + 1):
+            mask, mask_name, mask_params = None, "", {}
+            if synth.uses_mask:
+                drawn = strategy(self.size, context, rng) if strategy else synth.propose_mask(self.size, context, rng)
+                mask = drawn.mask & foreground
+                mask_name = entry.mask.strategy if entry.mask else f"{entry.synthesizer}:own"
+                mask_params = drawn.params
+                if not mask.any():
+                    continue
+            result = synth.apply(item.image, mask, context, rng)
+            if as_normal or _visibility(item.image, result.image, result.mask) >= entry.min_visibility:
+                out_mask = np.zeros(self.size, np.uint8) if as_normal else binarize(result.mask)
+                area, bbox = mask_stats(out_mask)
+                meta = SampleMeta(defect_type=GOOD if as_normal else (entry.defect_type or entry.synthesizer),
+                                  origin=SYNTHETIC, generator=entry.synthesizer, generator_params=result.params,
+                                  mask_strategy=mask_name, mask_params=mask_params, mask_area=area, bbox=bbox,
+                                  cluster=entry.cluster, redraws=attempt, **base)
+                return Sample(result.image, out_mask, 0 if as_normal else 1, meta)
+        raise SynthesisError(
+            f"{entry.synthesizer} made no visible anomaly (mean change >= {entry.min_visibility}) in "
+            f"{entry.max_redraws + 1} tries on {spec.source_key}", file=self.loaded.path,
+            field=f"classes.{spec.class_name}.generate[{spec.entry_index}]",
+            fix="widen the params (opacity, area) or lower min_visibility")
+
+
+def _visibility(before: np.ndarray, after: np.ndarray, mask: np.ndarray) -> float:
+    """Mean absolute change inside the mask, on the 0–255 scale (0 for an empty mask)."""
+    inside = mask > 0
+    if not inside.any():
+        return 0.0
+    return float(np.abs(after[inside].astype(np.int16) - before[inside].astype(np.int16)).mean())

@@ -1,0 +1,120 @@
+"""The output folder's build state: ownership, recipe hash, per-shard done-markers (resume)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from anomset.build.shards import file_sha256
+from anomset.errors import OutputError
+
+STATE_DIR = ".anomset"
+STATE_FILE = "state.json"
+PARTIAL_SUFFIX = ".partial"
+# Everything anomset writes at the top of an output folder; --overwrite removes only these.
+OWNED = ("data", "manifest.json", "recipe.yaml", "README.md", "assets", "benchmarks", STATE_DIR)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write via a temp file, fsync and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + PARTIAL_SUFFIX)
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_atomic(path, (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+class OutputState:
+    """Reads and updates ``<out>/.anomset``: which recipe owns the folder and which shards are done."""
+
+    def __init__(self, out_dir: Path | str) -> None:
+        self.out = Path(out_dir)
+        self.dir = self.out / STATE_DIR
+
+    # -- ownership -------------------------------------------------------------------------
+    def owner_hash(self) -> str | None:
+        try:
+            return json.loads((self.dir / STATE_FILE).read_text())["recipe_hash"]
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, OSError):
+            raise OutputError("build state is corrupt", file=str(self.dir / STATE_FILE),
+                              fix="rebuild into a new folder or pass --overwrite") from None
+
+    def check(self, recipe_hash: str, overwrite: bool) -> str:
+        """Decide, without writing, what to do: 'new', 'resume' or 'overwrite'. Raises if refused."""
+        if self.out.exists() and not self.out.is_dir():
+            raise OutputError("output path exists and is not a folder", file=str(self.out),
+                              fix="choose another --out")
+        if not self.out.exists() or not any(self.out.iterdir()):
+            return "new"
+        owner = self.owner_hash()
+        if owner is None:
+            raise OutputError("folder is not empty and was not made by anomset; refusing to write into it",
+                              file=str(self.out), fix="choose an empty or new --out folder")
+        if owner == recipe_hash:
+            return "resume"
+        if not overwrite:
+            raise OutputError(f"folder holds a build of another recipe (hash {owner[:12]}, this one "
+                              f"{recipe_hash[:12]})", file=str(self.out),
+                              fix="use a new --out, or pass --overwrite to delete that build")
+        return "overwrite"
+
+    def initialize(self, recipe_hash: str, action: str) -> None:
+        """Claim the folder for this recipe (after ``check``); on 'overwrite' remove the old build."""
+        if action == "overwrite":
+            for name in OWNED:
+                target = self.out / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.exists():
+                    target.unlink()
+        if action in ("new", "overwrite"):
+            self.out.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(self.dir / STATE_FILE, {"recipe_hash": recipe_hash})
+
+    # -- shards ----------------------------------------------------------------------------
+    def marker_path(self, relpath: str) -> Path:
+        return self.dir / "done" / (relpath + ".json")
+
+    def read_marker(self, relpath: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.marker_path(relpath).read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def mark_done(self, relpath: str, record: dict[str, Any]) -> None:
+        write_json_atomic(self.marker_path(relpath), record)
+
+    def is_done(self, relpath: str) -> bool:
+        """Cheap check: a marker exists and the shard has the recorded size."""
+        marker = self.read_marker(relpath)
+        shard = self.out / relpath
+        return marker is not None and shard.is_file() and shard.stat().st_size == marker["bytes"]
+
+    def verify_and_clean(self, relpaths: list[str]) -> int:
+        """Drop markers whose shard is missing or differs from its sha256, and leftover partial files.
+
+        Returns the number of shards that are verified done. Run by one rank before work is split.
+        """
+        done = 0
+        for relpath in relpaths:
+            marker = self.read_marker(relpath)
+            shard = self.out / relpath
+            if marker is not None and shard.is_file() and file_sha256(shard) == marker["sha256"]:
+                done += 1
+                continue
+            self.marker_path(relpath).unlink(missing_ok=True)
+            shard.unlink(missing_ok=True)
+        for partial in self.out.rglob("*" + PARTIAL_SUFFIX):
+            partial.unlink()
+        return done

@@ -1,0 +1,48 @@
+"""Write one shard: render its samples, stream them into ``.partial``, rename, mark done."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from anomset.build.plan import ShardSpec
+from anomset.build.render import Renderer
+from anomset.build.shards import encode_sample, write_tar
+from anomset.build.state import PARTIAL_SUFFIX, OutputState
+
+
+def write_shard(shard: ShardSpec, renderer: Renderer, state: OutputState, compression: int,
+                on_sample: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    """Render and write ``shard``; returns its done-record (also stored as its marker)."""
+    by_generator: Counter[str] = Counter()
+    by_defect: Counter[str] = Counter()
+    anomalies = 0
+
+    def members():
+        nonlocal anomalies
+        for spec in shard.samples:
+            sample = renderer.render(spec)
+            by_generator[sample.meta.generator or sample.meta.origin] += 1
+            by_defect[sample.meta.defect_type] += 1
+            anomalies += sample.label
+            yield spec.key, encode_sample(sample, compression)
+            on_sample()
+
+    final = state.out / shard.relpath
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial = final.with_name(final.name + PARTIAL_SUFFIX)
+    try:
+        sha256, size = write_tar(partial, members())
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, final)
+    record = {
+        "path": shard.relpath, "class": shard.class_name, "split": shard.split,
+        "samples": len(shard.samples), "anomalies": anomalies, "bytes": size, "sha256": sha256,
+        "by_generator": dict(sorted(by_generator.items())), "by_defect_type": dict(sorted(by_defect.items())),
+    }
+    state.mark_done(shard.relpath, record)
+    return record

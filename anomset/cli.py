@@ -1,0 +1,108 @@
+"""The ``anomset`` command: a thin shell over the library. Errors become one line and an exit code."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from anomset import __version__
+from anomset.errors import AnomsetError, OutputError
+
+
+def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn ``AnomsetError`` into ``error: <one line>`` on stderr and its exit code, no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except AnomsetError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted; rerun the same command to resume", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(__version__, prog_name="anomset")
+def main() -> None:
+    """Build synthetic industrial anomaly datasets and publish them on the Hugging Face Hub."""
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: the recipe's output.dir).")
+@click.option("--overwrite", is_flag=True, help="Delete a build of a different recipe in the output folder.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@_friendly
+def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool) -> None:
+    """Build the dataset described by RECIPE (resumes an interrupted build of the same recipe)."""
+    from anomset.build.launch import run_build
+    from anomset.recipe import load_recipe
+
+    loaded = load_recipe(recipe)
+    target = out_dir or (Path(loaded.recipe.output.dir) if loaded.recipe.output.dir else None)
+    if target is None:
+        raise OutputError("no output folder", file=str(recipe), field="output.dir",
+                          fix="pass --out DIR or set output.dir in the recipe")
+    result = run_build(loaded, target, overwrite=overwrite, progress=not no_progress)
+    if result.manifest is not None:
+        skipped = result.shards_total - result.shards_written
+        note = f" ({skipped} already done)" if skipped else ""
+        click.echo(f"built {result.manifest['total_samples']} samples in {result.shards_total} shards{note} "
+                   f"-> {result.out_dir}")
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@_friendly
+def validate(recipe: Path) -> None:
+    """Check RECIPE and its source without building anything."""
+    from anomset.build.launch import open_source
+    from anomset.build.plan import make_plan
+    from anomset.recipe import load_recipe
+
+    loaded = load_recipe(recipe)
+    _, index = open_source(loaded)
+    plan = make_plan(loaded, index)
+    samples = sum(len(s.samples) for s in plan)
+    click.echo(f"ok: {recipe} ({len(loaded.recipe.classes)} classes, {samples} samples in {len(plan)} shards, "
+               f"recipe_hash {loaded.recipe_hash[:12]})")
+
+
+@main.command("list")
+@click.argument("kind", required=False)
+@click.argument("pattern", required=False, default="*")
+@_friendly
+def list_(kind: str | None, pattern: str) -> None:
+    """List registered sources, masks, synthesizers, detectors (optionally KIND and a wildcard PATTERN)."""
+    from anomset.errors import RecipeError
+    from anomset.registry import ALL_REGISTRIES
+
+    if kind is not None and kind not in ALL_REGISTRIES:
+        raise RecipeError(f"unknown kind {kind!r}; choose from {', '.join(ALL_REGISTRIES)}")
+    for name, registry in ALL_REGISTRIES.items():
+        if kind not in (None, name):
+            continue
+        click.echo(f"{name}:")
+        names = registry.names(pattern)
+        if not names:
+            click.echo("  (none yet)")
+        for entry in names:
+            click.echo(f"  {entry:<20} {registry.get(entry).describe()}")
+
+
+def run() -> None:
+    """Entry point for ``python -m anomset`` under accelerate/torchrun (same as ``main``)."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    main()
