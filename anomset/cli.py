@@ -59,7 +59,8 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
     if result.manifest is not None:
         skipped = result.shards_total - result.shards_written
         note = f" ({skipped} already done)" if skipped else ""
-        click.echo(f"built {result.manifest['total_samples']} samples in {result.shards_total} shards{note} "
+        procs = f", {result.processes} processes" if result.processes > 1 else ""
+        click.echo(f"built {result.manifest['total_samples']} samples in {result.shards_total} shards{note}{procs} "
                    f"-> {result.out_dir}")
 
 

@@ -58,6 +58,7 @@ class BuildResult:
     action: str  # new, resume or overwrite
     shards_total: int
     shards_written: int
+    processes: int
     manifest: dict[str, Any] | None
 
 
@@ -103,7 +104,7 @@ def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = Fa
     if ranks.is_main:
         manifest = finalize(loaded, source, plan, state)
     ranks.barrier()
-    return BuildResult(state.out, action, len(plan), len(pending), manifest)
+    return BuildResult(state.out, action, len(plan), len(pending), ranks.world, manifest)
 
 
 def finalize(loaded: LoadedRecipe, source: Source, plan: list[ShardSpec], state: OutputState) -> dict[str, Any]:

@@ -1,0 +1,106 @@
+"""Interrupted builds resume to the same bytes; finished builds are left alone; foreign folders refused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from anomset.build.launch import run_build
+from anomset.errors import OutputError
+from anomset.recipe import load_recipe
+from tests.conftest import tiny_recipe, write_recipe
+from tests.helpers import tree_digest
+
+
+def _many_shards(tmp_path: Path) -> Path:
+    recipe = tiny_recipe()
+    recipe["output"]["shard_size"] = 2
+    recipe["classes"]["brick"]["generate"][0]["count"] = 12
+    return write_recipe(tmp_path / "many.yaml", recipe)
+
+
+def _build_cli(recipe: Path, out: Path) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
+    return subprocess.Popen([sys.executable, "-m", "anomset", "build", str(recipe), "--out", str(out),
+                             "--no-progress"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.mark.parametrize("kill_after_markers", [0, 1, 4])
+def test_sigkill_then_resume_matches_clean_build(tmp_path: Path, kill_after_markers: int) -> None:
+    recipe = _many_shards(tmp_path)
+    reference = tmp_path / "reference"
+    run_build(load_recipe(recipe), reference, progress=False)
+    out = tmp_path / "out"
+    proc = _build_cli(recipe, out)
+    markers = out / ".anomset" / "done"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = len(list(markers.rglob("*.json"))) if markers.exists() else 0
+        if done >= kill_after_markers and (out / ".anomset" / "state.json").exists():
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "build finished before it could be killed; make the recipe bigger"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "manifest.json").exists()
+    result = run_build(load_recipe(recipe), out, progress=False)
+    assert result.action == "resume"
+    assert result.shards_written < result.shards_total or kill_after_markers == 0
+    assert tree_digest(out) == tree_digest(reference)
+    assert not list(out.rglob("*.partial"))
+
+
+def test_damaged_shards_are_rewritten(tmp_path: Path, tiny_recipe_path: Path) -> None:
+    out = tmp_path / "out"
+    loaded = load_recipe(tiny_recipe_path)
+    run_build(loaded, out, progress=False)
+    reference = tree_digest(out)
+    shards = sorted((out / "data").rglob("*.tar"))
+    # A corrupted shard of the same size, a missing shard, and a stray partial file.
+    data = bytearray(shards[0].read_bytes())
+    data[1000] ^= 0xFF
+    shards[0].write_bytes(bytes(data))
+    shards[1].unlink()
+    (out / "data" / "brick" / "train-000009.tar.partial").write_bytes(b"junk")
+    result = run_build(loaded, out, progress=False)
+    assert result.shards_written == 2
+    assert tree_digest(out) == reference
+
+
+def test_finished_build_does_nothing(tmp_path: Path, tiny_recipe_path: Path) -> None:
+    out = tmp_path / "out"
+    loaded = load_recipe(tiny_recipe_path)
+    run_build(loaded, out, progress=False)
+    mtimes = {p: p.stat().st_mtime_ns for p in (out / "data").rglob("*.tar")}
+    result = run_build(loaded, out, progress=False)
+    assert result.shards_written == 0
+    assert mtimes == {p: p.stat().st_mtime_ns for p in (out / "data").rglob("*.tar")}
+
+
+def test_other_recipe_refused_unless_overwrite(tmp_path: Path, tiny_recipe_path: Path) -> None:
+    out = tmp_path / "out"
+    run_build(load_recipe(tiny_recipe_path), out, progress=False)
+    before = tree_digest(out, include_state=True)
+    other = load_recipe(write_recipe(tmp_path / "other.yaml", tiny_recipe(seed=5)))
+    with pytest.raises(OutputError, match="another recipe"):
+        run_build(other, out, progress=False)
+    assert tree_digest(out, include_state=True) == before
+    result = run_build(other, out, overwrite=True, progress=False)
+    assert result.action == "overwrite"
+    assert tree_digest(out) != {k: v for k, v in before.items() if not k.startswith(".anomset")}
+
+
+def test_foreign_folder_is_never_touched(tmp_path: Path, tiny_recipe_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("user data")
+    for overwrite in (False, True):
+        with pytest.raises(OutputError, match="not made by anomset"):
+            run_build(load_recipe(tiny_recipe_path), out, overwrite=overwrite, progress=False)
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
