@@ -54,7 +54,8 @@ def make_plan(loaded: LoadedRecipe, index: dict[str, list[SourceItem]]) -> list[
     for class_name in sorted(recipe.classes):
         if class_name not in index:
             raise RecipeError(f"the source has no class {class_name!r}; it has: {', '.join(sorted(index))}",
-                              file=loaded.path, field=f"classes.{class_name}")
+                              file=loaded.path, field=f"classes.{class_name}",
+                              fix="remove the class or point the source at data that has it")
         for split in SPLITS:
             samples = _split_samples(loaded, class_name, split, index[class_name])
             for start in range(0, len(samples), shard_size):

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 
 from anomset.configurable import StrictModel
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 SPLITS = ("train", "test")
 
-Count = int | Literal["all"]
+
+
+def _count(value: Any) -> Any:
+    if value == "all" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise ValueError(f"expected a count >= 0 or 'all' (got {value!r})")
+
+
+Count = Annotated[int | Literal["all"], BeforeValidator(_count)]
 
 
 class SourceSpec(StrictModel):
