@@ -39,7 +39,7 @@ def _lighting(shape: tuple[int, int], rng: np.random.Generator, strength: float)
 
 
 def _sensor_noise(image: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
-    noisy = image.astype(np.float32) + rng.normal(0.0, sigma, image.shape).astype(np.float32)
+    noisy = image.astype(np.float32) + rng.standard_normal(image.shape, dtype=np.float32) * np.float32(sigma)
     return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
