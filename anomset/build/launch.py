@@ -47,7 +47,8 @@ class Ranks:
         import torch
         import torch.distributed as dist
 
-        flag = torch.tensor([1 if ok else 0], dtype=torch.int64)
+        # NCCL (GPU ranks) reduces only device tensors; gloo (CPU ranks) takes the CPU device here.
+        flag = torch.tensor([1 if ok else 0], dtype=torch.int64, device=self._state.device)
         dist.all_reduce(flag, op=dist.ReduceOp.MIN)
         return bool(flag.item())
 
