@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from trees import SIZE, folder_tree, loco_tree, mvtec_tree, visa_tree, write
+from source_trees import SIZE, folder_tree, loco_tree, mvtec_tree, visa_tree, write
 
 from anomset.errors import RecipeError, SourceError
 from anomset.recipe.load import build_component
