@@ -69,6 +69,10 @@ class Entry:
     masks: tuple[Path, ...] = ()
     foreground: Path | None = None
 
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return (self.image, *self.masks, *((self.foreground,) if self.foreground is not None else ()))
+
 
 class FileSource(Source):
     """Base of the sources that read image files under ``params.root``."""
@@ -129,7 +133,7 @@ class FileSource(Source):
         digest = hashlib.sha256()
         for class_name in sorted(self._index):
             for entry in self._index[class_name].values():
-                for path in (entry.image, *entry.masks, *([entry.foreground] if entry.foreground else [])):
+                for path in entry.files:
                     digest.update(f"{path.relative_to(self.root).as_posix()}:{path.stat().st_size}\n".encode())
         return f"{self.registry_name}:{digest.hexdigest()[:16]}"
 
@@ -158,7 +162,7 @@ def _check_unique(entries: list[Entry]) -> None:
 def check_entry(entry: Entry) -> None:
     """Read the headers of an entry's files: each must decode, and masks must match the image size."""
     width, height = image_size(entry.image)
-    for path in (*entry.masks, *([entry.foreground] if entry.foreground else [])):
+    for path in entry.files[1:]:
         mask_w, mask_h = image_size(path)
         if (mask_w, mask_h) != (width, height):
             raise SourceError(f"mask is {mask_w}x{mask_h} but its image {entry.image.name} is {width}x{height}",
