@@ -14,7 +14,6 @@ are all foreground. Keys are ``<class>/<split>/<type>/<stem>`` (type ``good`` fo
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -27,6 +26,7 @@ from anomset.sources.layout import (
     Entry,
     FileSource,
     RootParams,
+    even_split,
     find_mask,
     images_in,
     item_key,
@@ -88,7 +88,4 @@ class FolderSource(FileSource):
                                   file=str(good))
             train = require_images(good / "train", "good/train", LAYOUT)
             return [("train", p) for p in train] + [("test", p) for p in images_in(good / "test")]
-        images = require_images(good, "good", LAYOUT)
-        fraction = Fraction(str(self.params.test_fraction))
-        return [("test" if int((i + 1) * fraction) > int(i * fraction) else "train", p)
-                for i, p in enumerate(images)]
+        return even_split(require_images(good, "good", LAYOUT), self.params.test_fraction)

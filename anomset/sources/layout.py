@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -225,6 +226,12 @@ def find_mask(candidates: list[Path], image: Path) -> Path:
             return path
     raise SourceError(f"defect image has no mask; expected {candidates[0]}", file=str(image),
                       fix="add the mask, or remove the image")
+
+
+def even_split(images: list[Path], test_fraction: float) -> list[tuple[str, Path]]:
+    """(split, path) for sorted normals: test files spread evenly (0.2 makes every fifth one test)."""
+    fraction = Fraction(str(test_fraction))  # exact, so 0.1 * 10 is 1 and not 0.999...
+    return [("test" if int((i + 1) * fraction) > int(i * fraction) else "train", p) for i, p in enumerate(images)]
 
 
 def item_key(class_name: str, folder: str, defect_type: str, stem: str) -> str:

@@ -187,3 +187,15 @@ def test_folder_corrupt_image_is_found_when_indexing(tmp_path: Path) -> None:
     bad.write_bytes(b"not a png at all")
     with pytest.raises(SourceError, match=rf"{bad}: cannot read image \(corrupt"):
         SOURCES.get("folder")(root=tmp_path).items("widget")
+
+
+def test_visa_without_split_file_reads_the_folders(tmp_path: Path) -> None:
+    visa_tree(tmp_path)
+    (tmp_path / "split_csv" / "1cls.csv").unlink()
+    source = SOURCES.get("visa")(root=tmp_path, split_file=None, test_fraction=0.5)
+    items = source.items("candle")
+    assert [(i.split, i.key) for i in items if i.is_normal] == [
+        ("test", "candle/test/good/0001"), ("test", "candle/test/good/0003"),
+        ("train", "candle/train/good/0000"), ("train", "candle/train/good/0002")]
+    anomalies = [i for i in items if not i.is_normal]
+    assert len(anomalies) == 2 and all(source.load(i).mask.any() for i in anomalies)
