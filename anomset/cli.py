@@ -103,6 +103,34 @@ def list_(kind: str | None, pattern: str) -> None:
             click.echo(f"  {entry:<20} {registry.get(entry).describe()}")
 
 
+@main.command("inspect")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--no-verify", is_flag=True, help="Skip the sha256 of every shard (sizes and counts are still checked).")
+@_friendly
+def inspect_(out_dir: Path, no_verify: bool) -> None:
+    """Count the samples of a built OUT_DIR per class, split, generator and defect type; check its shards."""
+    from anomset.inspect import format_inspection, inspect_output
+
+    click.echo(format_inspection(inspect_output(out_dir, verify=not no_verify)))
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "png", type=click.Path(dir_okay=False, path_type=Path),
+              help="PNG to write (default: OUT_DIR/assets/preview.png).")
+@click.option("--class", "class_name", help="Only this class.")
+@click.option("--split", type=click.Choice(["train", "test"]), help="Only this split.")
+@click.option("-n", "count", type=click.IntRange(1, 400), default=16, show_default=True, help="Samples to show.")
+@_friendly
+def preview(out_dir: Path, png: Path | None, class_name: str | None, split: str | None, count: int) -> None:
+    """Draw a grid of samples of a built OUT_DIR with their masks outlined."""
+    from anomset.preview import write_preview
+
+    target = png or out_dir / "assets" / "preview.png"
+    shown = write_preview(out_dir, target, class_name=class_name, split=split, count=count)
+    click.echo(f"wrote {target} ({shown} samples)")
+
+
 def run() -> None:
     """Entry point for ``python -m anomset`` under accelerate/torchrun (same as ``main``)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

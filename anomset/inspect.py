@@ -1,0 +1,170 @@
+"""``anomset inspect``: what a built folder holds, read from its shards, checked against manifest.json."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from anomset.build.manifest import read_manifest
+from anomset.build.shards import IMAGE_MEMBER, JSON_MEMBER, LABEL_MEMBER, MASK_MEMBER, file_sha256
+from anomset.build.state import PARTIAL_SUFFIX
+from anomset.errors import OutputError
+
+MEMBERS = frozenset({IMAGE_MEMBER, MASK_MEMBER, LABEL_MEMBER, JSON_MEMBER})
+
+
+@dataclass
+class Inspection:
+    """Counts tallied from the shards' json, and what was checked."""
+
+    name: str
+    version: str
+    recipe_hash: str
+    shards: int
+    verified: bool  # sha256 checked (sizes and sample counts always are)
+    # (class, split, defect_type, generator or origin, label) -> samples
+    counts: Counter[tuple[str, str, str, str, int]] = field(default_factory=Counter)
+    shards_by_split: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    @property
+    def samples(self) -> int:
+        return sum(self.counts.values())
+
+
+def iter_samples(path: Path, suffixes: frozenset[str] = MEMBERS) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """``(key, {suffix: bytes})`` for every sample of a shard, reading only the wanted members."""
+    key: str | None = None
+    parts: dict[str, bytes] = {}
+    try:
+        with tarfile.open(path, "r:") as tar:
+            for member in tar:
+                sample, _, suffix = member.name.partition(".")
+                if sample != key:
+                    if key is not None:
+                        yield key, parts
+                    key, parts = sample, {}
+                parts.setdefault(suffix, b"")  # record presence even when not read
+                if suffix in suffixes and member.isfile():
+                    parts[suffix] = tar.extractfile(member).read()  # type: ignore[union-attr]
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise OutputError(f"shard is not a readable tar ({exc})", file=str(path),
+                          fix="rerun anomset build to rewrite it") from None
+    if key is not None:
+        yield key, parts
+
+
+def inspect_output(out_dir: Path | str, verify: bool = True) -> Inspection:
+    """Tally every shard's samples and check the shards against manifest.json.
+
+    Raises ``OutputError`` naming the shard when one is missing, not listed, unreadable, or differs
+    from the manifest in size, sha256 (``verify``) or sample count.
+    """
+    out = Path(out_dir)
+    manifest = read_manifest(out)
+    listed = {shard["path"]: shard for shard in manifest.get("shards", [])}
+    _check_same_files(out, listed)
+    result = Inspection(manifest.get("name", "?"), str(manifest.get("version", "?")),
+                        manifest.get("recipe_hash", ""), len(listed), verify)
+    for relpath in sorted(listed):
+        _check_shard(out / relpath, listed[relpath], verify, result)
+    return result
+
+
+def _check_same_files(out: Path, listed: dict[str, Any]) -> None:
+    data = out / "data"
+    on_disk = {p.relative_to(out).as_posix() for p in data.rglob("*") if p.is_file()} if data.is_dir() else set()
+    for relpath in sorted(listed):
+        if relpath not in on_disk:
+            raise OutputError("shard listed in manifest.json is missing", file=str(out / relpath),
+                              fix="rerun anomset build to restore it")
+    for relpath in sorted(on_disk - set(listed)):
+        what = "unfinished shard (a build was interrupted)" if relpath.endswith(PARTIAL_SUFFIX) else \
+            "file not listed in manifest.json"
+        raise OutputError(what, file=str(out / relpath), fix="rerun anomset build, or remove the file")
+
+
+def _check_shard(path: Path, record: dict[str, Any], verify: bool, result: Inspection) -> None:
+    size = path.stat().st_size
+    if size != record["bytes"]:
+        raise OutputError(f"shard is {size} bytes but manifest.json says {record['bytes']}", file=str(path),
+                          fix="rerun anomset build to rewrite it")
+    if verify and file_sha256(path) != record["sha256"]:
+        raise OutputError("shard sha256 differs from manifest.json", file=str(path),
+                          fix="rerun anomset build to rewrite it")
+    samples = 0
+    for key, parts in iter_samples(path, frozenset({JSON_MEMBER, LABEL_MEMBER})):
+        if set(parts) != MEMBERS:
+            raise OutputError(f"sample {key} has members {', '.join(sorted(parts))}; expected "
+                              f"{', '.join(sorted(MEMBERS))}", file=str(path))
+        meta = _json(parts[JSON_MEMBER], path, key)
+        if (meta.get("class"), meta.get("split")) != (record["class"], record["split"]):
+            raise OutputError(f"sample {key} is {meta.get('class')}/{meta.get('split')} in a "
+                              f"{record['class']}/{record['split']} shard", file=str(path))
+        generator = meta.get("generator") or meta.get("origin", "?")
+        label = int(parts[LABEL_MEMBER] or b"0")
+        result.counts[(record["class"], record["split"], meta.get("defect_type", "?"), generator, label)] += 1
+        samples += 1
+    if samples != record["samples"]:
+        raise OutputError(f"shard holds {samples} samples but manifest.json says {record['samples']}",
+                          file=str(path), fix="rerun anomset build to rewrite it")
+    result.shards_by_split[(record["class"], record["split"])] += 1
+
+
+def _json(data: bytes, path: Path, key: str) -> dict[str, Any]:
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise OutputError(f"sample {key} has invalid json", file=str(path)) from None
+
+
+def format_inspection(result: Inspection) -> str:
+    """A readable report: totals per class and split, then per generator and per defect type."""
+    by_split: dict[tuple[str, str], Counter[str]] = {}
+    by_generator: Counter[tuple[str, str, str]] = Counter()
+    by_defect: Counter[tuple[str, str, str]] = Counter()
+    for (cls, split, defect, generator, label), n in result.counts.items():
+        totals = by_split.setdefault((cls, split), Counter())
+        totals["samples"] += n
+        totals["anomalous" if label else "normal"] += n
+        by_generator[(cls, split, generator)] += n
+        by_defect[(cls, split, defect)] += n
+    summary = [[cls, split, t["samples"], t["normal"], t["anomalous"], result.shards_by_split[(cls, split)]]
+               for (cls, split), t in sorted(by_split.items())]
+    summary.append(["total", "", result.samples, sum(r[3] for r in summary), sum(r[4] for r in summary),
+                    result.shards])
+    checked = "sizes, sha256 and sample counts" if result.verified else "sizes and sample counts; sha256 not checked"
+    return "\n\n".join([
+        f"{result.name} {result.version}  recipe_hash {result.recipe_hash[:12]}  "
+        f"{result.shards} shards, {result.samples} samples",
+        table(["class", "split", "samples", "normal", "anomalous", "shards"], summary),
+        "by generator\n" + table(["class", "split", "generator", "samples"], _grouped(by_generator)),
+        "by defect type\n" + table(["class", "split", "defect type", "samples"], _grouped(by_defect)),
+        f"ok: {result.shards} shards match manifest.json ({checked})",
+    ])
+
+
+def _grouped(counts: Counter[tuple[str, str, str]]) -> list[list[Any]]:
+    """Rows sorted by (class, split, name), class and split shown only where they change."""
+    rows: list[list[Any]] = []
+    previous: tuple[str, str] | None = None
+    for (cls, split, name), n in sorted(counts.items()):
+        rows.append([cls if (cls, split) != previous else "", split if (cls, split) != previous else "", name, n])
+        previous = (cls, split)
+    return rows
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    """Plain-text columns: text left-aligned, numbers right-aligned."""
+    cells = [headers] + [[str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    numeric = [bool(rows) and all(isinstance(row[i], int) for row in rows) for i in range(len(headers))]
+    lines = []
+    for row in cells:
+        lines.append("  ".join(v.rjust(w) if num else v.ljust(w)
+                               for v, w, num in zip(row, widths, numeric, strict=True)).rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,172 @@
+"""``anomset preview``: a labelled PNG grid of built samples with their masks drawn over them."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from anomset.build.manifest import read_manifest
+from anomset.build.shards import IMAGE_MEMBER, JSON_MEMBER, MASK_MEMBER
+from anomset.errors import OutputError
+from anomset.inspect import iter_samples
+from anomset.sample import GOOD
+
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+BACKGROUND = (24, 24, 24)
+FILL = np.array([255, 40, 40], np.float32)  # RGB
+OUTLINE = (255, 230, 0)
+FRAME_NORMAL, FRAME_ANOMALY = (70, 190, 90), (230, 60, 60)
+GAP, LINE_H = 6, 15
+
+
+@dataclass(frozen=True)
+class Chosen:
+    shard: Path
+    key: str
+    meta: dict[str, Any]
+
+
+def choose(out_dir: Path, manifest: dict[str, Any], class_name: str | None, split: str | None,
+           count: int) -> list[Chosen]:
+    """Up to ``count`` samples, the same every time: defect types take turns, each spread over its samples."""
+    shards = [s for s in manifest.get("shards", [])
+              if class_name in (None, s["class"]) and split in (None, s["split"])]
+    if not shards:
+        classes = sorted({s["class"] for s in manifest.get("shards", [])})
+        raise OutputError(f"no samples for class {class_name or 'any'} and split {split or 'any'}; classes: "
+                          f"{', '.join(classes)}", file=str(out_dir))
+    groups: dict[str, dict[str, list[Chosen]]] = defaultdict(lambda: defaultdict(list))
+    for shard in sorted(shards, key=lambda s: s["path"]):
+        path = out_dir / shard["path"]
+        for key, parts in iter_samples(path, frozenset({JSON_MEMBER})):
+            meta = json.loads(parts[JSON_MEMBER])
+            groups[meta.get("class", "")][meta.get("defect_type", GOOD)].append(Chosen(path, key, meta))
+    chosen = []
+    classes = sorted(groups)
+    for cls, n_class in zip(classes, share(count, [sum(map(len, groups[c].values())) for c in classes]),
+                            strict=True):
+        types = sorted(groups[cls], key=lambda t: (t != GOOD, t))  # a normal first, for comparison
+        for defect, k in zip(types, share(n_class, [len(groups[cls][t]) for t in types]), strict=True):
+            members = groups[cls][defect]
+            chosen += [members[int((j + 0.5) * len(members) / k)] for j in range(k)]
+    return chosen
+
+
+def share(count: int, sizes: list[int]) -> list[int]:
+    """``count`` slots dealt in turn to groups of the given sizes (a group never gets more than it has)."""
+    taken = [0] * len(sizes)
+    while sum(taken) < count and any(t < n for t, n in zip(taken, sizes, strict=True)):
+        for i, n in enumerate(sizes):
+            if taken[i] < n and sum(taken) < count:
+                taken[i] += 1
+    return taken
+
+
+def load_pixels(chosen: list[Chosen]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(RGB image, mask) of each chosen sample, reading each shard once."""
+    wanted: dict[Path, set[str]] = defaultdict(set)
+    for c in chosen:
+        wanted[c.shard].add(c.key)
+    pixels: dict[tuple[Path, str], tuple[np.ndarray, np.ndarray]] = {}
+    for shard, keys in wanted.items():
+        for key, parts in iter_samples(shard, frozenset({IMAGE_MEMBER, MASK_MEMBER})):
+            if key in keys:
+                image = cv2.imdecode(np.frombuffer(parts[IMAGE_MEMBER], np.uint8), cv2.IMREAD_COLOR)
+                mask = cv2.imdecode(np.frombuffer(parts[MASK_MEMBER], np.uint8), cv2.IMREAD_GRAYSCALE)
+                if image is None or mask is None:
+                    raise OutputError(f"sample {key} has an undecodable image or mask", file=str(shard))
+                pixels[(shard, key)] = (cv2.cvtColor(image, cv2.COLOR_BGR2RGB), mask)
+    return [pixels[(c.shard, c.key)] for c in chosen]
+
+
+def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The image with a translucent fill inside the mask and its contour drawn on top."""
+    inside = mask > 0
+    out = image.astype(np.float32)
+    out[inside] = out[inside] * 0.6 + FILL * 0.4
+    out = out.astype(np.uint8)
+    contours, _ = cv2.findContours(inside.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(out, contours, -1, OUTLINE, 1, cv2.LINE_AA)
+    return out
+
+
+def tile(image: np.ndarray, mask: np.ndarray, meta: dict[str, Any], width: int) -> np.ndarray:
+    """One labelled cell: framed image with overlay, then two text lines (class / defect, split | origin)."""
+    h, w = mask.shape
+    height = max(1, round(width * h / w))
+    image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if w > width else cv2.INTER_LINEAR)
+    mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    defect = meta.get("defect_type", GOOD)
+    framed = cv2.copyMakeBorder(overlay(image, mask), 2, 2, 2, 2, cv2.BORDER_CONSTANT,
+                                value=FRAME_NORMAL if defect == GOOD else FRAME_ANOMALY)
+    band = np.full((2 * LINE_H + 6, framed.shape[1], 3), BACKGROUND, np.uint8)
+    lines = [(f"{meta.get('class', '?')} / {defect}", (240, 240, 240)),
+             (f"{meta.get('split', '?')} | {meta.get('generator') or meta.get('origin', '?')}", (170, 170, 170))]
+    for i, (text, color) in enumerate(lines):
+        text = fit(text, framed.shape[1] - 6)
+        cv2.putText(band, text, (3, LINE_H * (i + 1)), FONT, 0.42, color, 1, cv2.LINE_AA)
+    return np.vstack([framed, band])
+
+
+def fit(text: str, width: int, scale: float = 0.42) -> str:
+    """``text`` cut (with '..') to fit ``width`` pixels."""
+    while text and cv2.getTextSize(text, FONT, scale, 1)[0][0] > width:
+        text = text[:-3] + ".." if len(text) > 3 else text[:-1]
+    return text
+
+
+def grid(tiles: list[np.ndarray], title: str) -> np.ndarray:
+    """Tiles in a near-square grid under a title line."""
+    cols = math.ceil(math.sqrt(len(tiles)))
+    rows = math.ceil(len(tiles) / cols)
+    th, tw = max(t.shape[0] for t in tiles), max(t.shape[1] for t in tiles)
+    width = cols * tw + (cols + 1) * GAP
+    canvas = np.full((LINE_H + 2 * GAP + rows * (th + GAP), width, 3), BACKGROUND, np.uint8)
+    cv2.putText(canvas, fit(title, width - 2 * GAP, 0.5), (GAP, LINE_H + 2), FONT, 0.5, (255, 255, 255), 1,
+                cv2.LINE_AA)
+    for i, t in enumerate(tiles):
+        y = LINE_H + 2 * GAP + (i // cols) * (th + GAP)
+        x = GAP + (i % cols) * (tw + GAP)
+        canvas[y:y + t.shape[0], x:x + t.shape[1]] = t
+    return canvas
+
+
+def render_preview(out_dir: Path | str, class_name: str | None = None, split: str | None = None,
+                   count: int = 16, tile_width: int = 192) -> tuple[np.ndarray, int]:
+    """The preview grid as an RGB array, and how many samples it shows."""
+    out = Path(out_dir)
+    manifest = read_manifest(out)
+    chosen = choose(out, manifest, class_name, split, count)
+    tiles = [tile(image, mask, c.meta, tile_width) for c, (image, mask) in zip(chosen, load_pixels(chosen),
+                                                                              strict=True)]
+    title = (f"{manifest.get('name', '?')} {manifest.get('version', '')}  class {class_name or 'all'}  "
+             f"split {split or 'all'}  ({len(chosen)} of {_total(manifest, class_name, split)} samples)")
+    return grid(tiles, title), len(chosen)
+
+
+def _total(manifest: dict[str, Any], class_name: str | None, split: str | None) -> int:
+    return sum(s["samples"] for s in manifest.get("shards", [])
+               if class_name in (None, s["class"]) and split in (None, s["split"]))
+
+
+def write_preview(out_dir: Path | str, png: Path | str, class_name: str | None = None, split: str | None = None,
+                  count: int = 16) -> int:
+    """Render the preview and write it to ``png``; returns the number of samples shown."""
+    picture, shown = render_preview(out_dir, class_name, split, count)
+    ok, data = cv2.imencode(".png", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OutputError("PNG encoding failed", file=str(png))
+    png = Path(png)
+    try:
+        png.parent.mkdir(parents=True, exist_ok=True)
+        png.write_bytes(data.tobytes())
+    except OSError as exc:
+        raise OutputError(f"cannot write the preview: {exc.strerror}", file=str(png)) from None
+    return shown

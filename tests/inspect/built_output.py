@@ -1,0 +1,23 @@
+"""One tiny toy build per test module, copied for tests that damage it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from conftest import tiny_recipe, write_recipe
+
+from anomset.build.launch import run_build
+from anomset.recipe import load_recipe
+
+
+def build_tiny(folder: Path) -> Path:
+    """Build the shared tiny toy recipe into ``folder/out``."""
+    recipe = write_recipe(folder / "tiny.yaml", tiny_recipe())
+    run_build(load_recipe(recipe), folder / "out", progress=False)
+    return folder / "out"
+
+
+def copy_of(out: Path, target: Path) -> Path:
+    shutil.copytree(out, target)
+    return target

@@ -1,0 +1,68 @@
+"""``anomset preview``: a deterministic, labelled grid of samples with mask overlays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from built_output import build_tiny
+from click.testing import CliRunner
+
+from anomset.build.manifest import read_manifest
+from anomset.cli import main
+from anomset.preview import choose, overlay, share
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny(tmp_path_factory.mktemp("preview"))
+
+
+def test_cli_writes_a_deterministic_png(built: Path, tmp_path: Path) -> None:
+    first, second = tmp_path / "a.png", tmp_path / "b.png"
+    for png in (first, second):
+        result = CliRunner().invoke(main, ["preview", str(built), "--out", str(png), "-n", "6"])
+        assert result.exit_code == 0, result.output
+        assert result.output.strip() == f"wrote {png} (6 samples)"
+    assert first.read_bytes() == second.read_bytes()
+    picture = cv2.imread(str(first))
+    assert picture is not None and picture.shape[1] > 3 * 192  # three columns of 192 px tiles
+
+
+def test_default_output_goes_to_assets(built: Path) -> None:
+    result = CliRunner().invoke(main, ["preview", str(built), "-n", "2"])
+    assert result.exit_code == 0, result.output
+    assert (built / "assets" / "preview.png").is_file()
+
+
+def test_choice_is_balanced_and_filtered(built: Path) -> None:
+    manifest = read_manifest(built)
+    picked = choose(built, manifest, None, None, 4)
+    assert [c.meta["class"] for c in picked] == ["brick", "brick", "washer", "washer"]
+    assert [c.meta["defect_type"] for c in picked][::2] == ["good", "good"]  # a normal first in each class
+    test_only = choose(built, manifest, "washer", "test", 100)
+    assert len(test_only) == sum(s["samples"] for s in manifest["shards"] if s["path"] == "data/washer/test-000000.tar")
+    assert {(c.meta["class"], c.meta["split"]) for c in test_only} == {("washer", "test")}
+
+
+def test_unknown_class_is_an_error(built: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["preview", str(built), "--class", "bolt", "--out", str(tmp_path / "p.png")])
+    assert result.exit_code == 4
+    assert result.output.strip() == f"error: {built}: no samples for class bolt and split any; classes: brick, washer"
+
+
+def test_overlay_fills_inside_and_outlines() -> None:
+    image = np.full((32, 32, 3), 100, np.uint8)
+    mask = np.zeros((32, 32), np.uint8)
+    mask[10:20, 10:20] = 255
+    out = overlay(image, mask)
+    assert np.array_equal(out[:8], image[:8])  # far outside: untouched
+    assert out[15, 15, 0] > 100 and out[15, 15, 2] < 100  # reddish fill inside
+    assert not np.array_equal(out[10, 10:20], out[15, 10:20])  # the contour differs from the fill
+
+
+def test_share_deals_in_turn() -> None:
+    assert share(5, [10, 1, 10]) == [2, 1, 2]
+    assert share(10, [2, 3]) == [2, 3]
