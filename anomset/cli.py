@@ -36,6 +36,10 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.version_option(__version__, prog_name="anomset")
 def main() -> None:
     """Build synthetic industrial anomaly datasets and publish them on the Hugging Face Hub."""
+    import cv2
+
+    # OpenCV logs decoder warnings of its own (e.g. a truncated PNG) before anomset's one-line error.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 @main.command()

@@ -12,7 +12,7 @@ from anomset.build.plan import ShardSpec, make_plan
 from anomset.build.render import Renderer
 from anomset.build.state import OutputState, write_atomic, write_json_atomic
 from anomset.build.worker import write_shard
-from anomset.errors import AnomsetError
+from anomset.errors import AnomsetError, RecipeError
 from anomset.recipe.load import LoadedRecipe, build_component
 from anomset.registry import SOURCES
 from anomset.sources.base import Source, SourceItem
@@ -67,12 +67,13 @@ def open_source(loaded: LoadedRecipe) -> tuple[Source, dict[str, list[SourceItem
     """Instantiate the recipe's source and index the classes the recipe asks for."""
     source: Source = build_component(SOURCES, loaded.recipe.source.type, loaded.recipe.source.params,
                                      file=loaded.path, field="source.type")  # type: ignore[assignment]
-    available = set(source.classes())
-    index = {}
+    available = source.classes()
     for name in sorted(loaded.recipe.classes):
-        if name in available:
-            index[name] = source.items(name)
-    return source, index
+        if name not in available:
+            raise RecipeError(f"the source has no class {name!r}; it has: {', '.join(available)}",
+                              file=loaded.path, field=f"classes.{name}",
+                              fix="remove the class or point the source at data that has it")
+    return source, {name: source.items(name) for name in sorted(loaded.recipe.classes)}
 
 
 def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = False,
