@@ -77,6 +77,15 @@ def polygon_area(poly: np.ndarray) -> float:
     return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
+def raster_area(poly: np.ndarray) -> int:
+    """Pixels the polygon covers when filled: the same unit as a defect mask's area."""
+    shifted = np.round(poly - poly.min(axis=0)).astype(np.int32)
+    w, h = (int(v) + 1 for v in shifted.max(axis=0))
+    canvas = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(canvas, [shifted], 255)
+    return int(np.count_nonzero(canvas))
+
+
 def transform_polygon(poly: np.ndarray, scale: float, angle_deg: float, center: tuple[float, float]) -> np.ndarray:
     """Scale and rotate about the vertex centroid, then move that centroid to ``center``."""
     centroid = poly.mean(axis=0)
@@ -139,7 +148,7 @@ class GeometricMask(MaskStrategy):
         seed, mean_area, info = self._seed(shape, context, rng)
         delta = uniform(rng, p.delta)
         poly = perturb_vertices(approximate_polygon(seed, delta), p.perturbation, rng)
-        area = max(polygon_area(poly), 1.0)
+        area = float(max(raster_area(poly), 1))
         scale = area_scale(area, mean_area, p.alpha)
         angle = uniform(rng, p.rotation)
         best, best_inside, center = None, -1.0, (0, 0)

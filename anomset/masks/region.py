@@ -14,6 +14,7 @@ connected components of the foreground.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Literal
 
 import cv2
@@ -84,6 +85,22 @@ def edge_band(region: np.ndarray, width: float, coverage: float,
                   "width": thickness}
 
 
+def place_apart(draw: Callable[[], tuple[np.ndarray, dict[str, Any]]], wanted: int, max_overlap: float,
+                tries: int) -> list[tuple[np.ndarray, dict[str, Any]]]:
+    """Up to ``wanted`` masks from ``draw``, each overlapping every earlier one by at most ``max_overlap``.
+
+    A part that finds no place in ``tries`` draws is skipped; the first part always fits.
+    """
+    placed: list[tuple[np.ndarray, dict[str, Any]]] = []
+    for _ in range(wanted):
+        for _ in range(tries):
+            mask, params = draw()
+            if all(overlap(mask, other) <= max_overlap for other, _ in placed):
+                placed.append((mask, params))
+                break
+    return placed
+
+
 class RegionParams(StrictModel):
     mode: Literal["inner", "edge", "logical", "combined"] = Field(
         default="inner", description="inner/edge: structural; logical: the region itself; combined: several")
@@ -125,20 +142,16 @@ class RegionMask(MaskStrategy):
             return MaskResult(mask, {"regions_from": origin, **params})
         p = self.params
         wanted = int(rng.integers(p.count[0], p.count[1] + 1))
-        placed: list[np.ndarray] = []
-        parts: list[dict[str, Any]] = []
-        for _ in range(wanted):
-            for _ in range(p.tries):
-                kind = p.parts[int(rng.integers(len(p.parts)))]
-                mask, params = self._part(kind, shape, regions, rng)
-                if all(overlap(mask, other) <= p.max_overlap for other in placed):
-                    placed.append(mask)
-                    parts.append(params)
-                    break
+
+        def draw() -> tuple[np.ndarray, dict[str, Any]]:
+            return self._part(p.parts[int(rng.integers(len(p.parts)))], shape, regions, rng)
+
+        placed = place_apart(draw, wanted, p.max_overlap, p.tries)
         union = np.zeros(shape, np.uint8)
-        for mask in placed:
+        for mask, _ in placed:
             union |= mask
-        return MaskResult(union, {"regions_from": origin, "mode": "combined", "parts": parts})
+        return MaskResult(union, {"regions_from": origin, "mode": "combined", "wanted": wanted,
+                                  "parts": [params for _, params in placed]})
 
     def _part(self, kind: str, shape: tuple[int, int], regions: list[np.ndarray],
               rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:

@@ -58,7 +58,8 @@ def fill_background(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray, fore
         ring = ~inside
     pixels = image[ring].astype(np.float32)
     colour = np.median(pixels, axis=0)
-    spread = np.clip(pixels.std(axis=0), 0.0, 6.0)
+    # Robust (MAD) spread: thin structures crossing the ring (traces, edges) must not pass for noise.
+    spread = np.clip(1.4826 * np.median(np.abs(pixels - colour), axis=0), 0.0, 6.0)
     noise = rng.normal(0.0, 1.0, (int(inside.sum()), 3)).astype(np.float32) * spread
     out[inside] = np.clip(np.rint(colour + noise), 0, 255).astype(np.uint8)
     return out
@@ -91,7 +92,7 @@ def shifted(region: np.ndarray, dx: int, dy: int) -> np.ndarray:
 class LogicalParams(StrictModel):
     operations: list[Operation] = Field(default_factory=lambda: list(OPERATIONS), min_length=1,
                                         description="which logical changes may be drawn")
-    fill: Literal["median", "inpaint"] = Field(default="median",
+    fill: Literal["median", "inpaint"] = Field(default="inpaint",
                                                description="how a vacated place is repainted")
     halo: int = Field(default=2, ge=0, le=32, description="px around a removed component also repainted")
     gap: int = Field(default=3, ge=0, le=64, description="min px between a placed copy and other components")
