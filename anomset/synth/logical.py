@@ -179,9 +179,12 @@ class Logical(Synthesizer):
         occupied = np.zeros_like(regions[0])
         for r in regions:
             occupied |= r
-        keep_clear = grow(occupied, max(p.gap, p.halo + 1))
-        on_object = (context.foreground > 0) & (keep_clear == 0)
-        on_background = grow(context.foreground | occupied, max(p.gap, p.halo + 1)) == 0
+        clearance = max(p.gap, p.halo + 1)
+        keep_clear = grow(occupied, clearance)
+        # Also ``clearance`` px inside the object's outline: a part straddling the edge reads as damage.
+        inner = cv2.erode(context.foreground, np.ones((2 * clearance + 1,) * 2, np.uint8))
+        on_object = (inner > 0) & (keep_clear == 0)
+        on_background = grow(context.foreground | occupied, clearance) == 0
         for where, free in (("object", on_object), ("background", on_background)):
             offset = find_free_offset(regions[index], free, rng, p.placement_tries)
             if offset is not None:

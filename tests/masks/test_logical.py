@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -65,6 +66,8 @@ def test_a_duplicate_copies_the_component_to_a_free_spot(board) -> None:
     assert np.array_equal(result.mask, shifted(component, dx, dy))
     for region in context.regions:
         assert not np.any(result.mask & region)
+    inner = cv2.erode(context.foreground, np.ones((7, 7), np.uint8))  # default clearance: 3 px
+    assert not np.any((result.mask > 0) & (inner == 0)), "a copy must sit inside the object, off its edge"
     ys, xs = np.nonzero(component)
     assert np.array_equal(result.image[ys + dy, xs + dx], image[ys, xs])
     assert np.array_equal(result.image[ys, xs], image[ys, xs])  # the original stays
