@@ -159,7 +159,8 @@ class RegionMask(MaskStrategy):
         index = int(rng.integers(len(regions)))
         region = regions[index]
         if region.shape != tuple(shape):
-            region = cv2.resize(region, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+            # Area interpolation, any coverage counts: a thin part must not vanish when shrunk.
+            region = cv2.resize(region, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
         region = np.where(region > 0, 255, 0).astype(np.uint8)
         if kind == "inner":
             scale = uniform(rng, p.inner_scale)

@@ -79,3 +79,12 @@ def test_regions_default_to_foreground_components() -> None:
 def test_bad_params_rejected(bad) -> None:
     with pytest.raises(ValidationError):
         RegionMask(**bad)
+
+
+def test_regions_at_another_size_are_resized_without_vanishing() -> None:
+    thin = np.zeros((128, 128), np.uint8)
+    thin[60, 20:100] = 255  # one pixel high: nearest-neighbour halving could drop it
+    context = SampleContext("wire", np.full((128, 128), 255, np.uint8), [thin])
+    for mode in ("inner", "edge", "logical"):
+        result = RegionMask(mode=mode, dilate=0)((64, 64), context, np.random.default_rng(0))
+        assert result.mask.shape == (64, 64) and result.mask.any()
