@@ -103,6 +103,8 @@ class LogicalParams(StrictModel):
     placement_tries: int = Field(default=200, ge=1, le=100_000)
     min_region_area: float = Field(default=0.001, ge=0.0, le=1.0,
                                    description="foreground components below this are not components")
+    max_region_area: float = Field(default=0.9, gt=0.0, le=1.0,
+                                   description="components above this share of the image are not parts")
 
     @field_validator("operations")
     @classmethod
@@ -152,14 +154,20 @@ class Logical(Synthesizer):
             fix="allow missing or swapped_colour in params.operations, or lower params.gap")
 
     def _regions(self, context: SampleContext) -> list[np.ndarray]:
+        p = self.params
         regions = [np.where(r > 0, 255, 0).astype(np.uint8) for r in context.regions if np.any(r)]
         if not regions and not context.is_texture:
-            regions = connected_regions(context.foreground, self.params.min_region_area)
+            regions = connected_regions(context.foreground, p.min_region_area)
+        # A "component" spanning (nearly) the whole image means no parts were found (e.g. the
+        # foreground estimate fell back to the whole image): removing or recolouring it is no logic.
+        regions = [r for r in regions if np.count_nonzero(r) <= p.max_region_area * r.size]
         if not regions:
+            why = "it is a texture" if context.is_texture else (
+                f"no component smaller than {p.max_region_area:g} of the image")
             raise SynthesisError(
-                f"class {context.class_name!r} has no components for logical anomalies"
-                + (" (it is a texture)" if context.is_texture else ""),
-                fix="use logical only on object classes whose source gives regions or a foreground")
+                f"class {context.class_name!r} has no components for logical anomalies ({why})",
+                fix="use logical on object classes whose source gives regions or a foreground the "
+                    "border-colour estimate can find")
         return regions
 
     def _vacate(self, image: np.ndarray, regions: list[np.ndarray], index: int, context: SampleContext,

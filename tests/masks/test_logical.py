@@ -103,6 +103,9 @@ def test_no_room_or_no_components_is_a_clear_error(toy) -> None:
     texture = SampleContext.whole_image(brick.image.shape[:2], "brick")
     with pytest.raises(SynthesisError, match="texture"):
         Logical().apply(brick.image, None, texture, np.random.default_rng(0))
+    everything = SampleContext("blank", np.full(brick.image.shape[:2], 255, np.uint8))
+    with pytest.raises(SynthesisError, match="no component smaller"):
+        Logical().apply(brick.image, None, everything, np.random.default_rng(0))
 
 
 def test_components_default_to_foreground_parts(board) -> None:
