@@ -13,7 +13,7 @@ placed with its centroid on the foreground.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -167,7 +167,7 @@ class GeometricMask(MaskStrategy):
                                  "center": [int(center[0]), int(center[1])]})
 
     def _seed(self, shape: tuple[int, int], context: SampleContext,
-              rng: np.random.Generator) -> tuple[np.ndarray, float, dict]:
+              rng: np.random.Generator) -> tuple[np.ndarray, float, dict[str, Any]]:
         """A seed contour at ``shape``'s scale, the class's mean defect area, and what was drawn."""
         p = self.params
         masks = [m for m in (context.pool.defect_masks() if context.pool else []) if np.any(m)]
@@ -176,7 +176,7 @@ class GeometricMask(MaskStrategy):
                 raise SynthesisError(
                     f"class {context.class_name!r} has no real defect masks for the geometric mask "
                     "strategy to learn from", field="mask.strategy",
-                    fix="show real defects to generators (real_defects in train), or set "
+                    fix="use a source that gives the class defects in its train split, set "
                         "mask.params.fallback: blob, or use another mask strategy")
             h, w = shape
             low, high = p.fallback_area_ratio
