@@ -12,6 +12,7 @@ from anomset.build.plan import REAL, SYNTHETIC, SampleSpec
 from anomset.context import SampleContext
 from anomset.errors import SynthesisError
 from anomset.masks.base import MaskStrategy, binarize
+from anomset.masks.foreground import connected_regions, estimate_foreground
 from anomset.recipe.load import LoadedRecipe, build_component
 from anomset.recipe.schema import GenerateSpec
 from anomset.registry import MASKS, SYNTHESIZERS
@@ -20,9 +21,26 @@ from anomset.sample import GOOD, Sample, SampleMeta, mask_stats
 from anomset.sources.base import LoadedItem, Source, SourceItem
 from anomset.synth.base import Synthesizer
 
+# Normals that the class-level foreground estimate looks at (evenly spaced over the train split).
+FOREGROUND_SAMPLE = 16
 
-def resize_item(item: LoadedItem, size: tuple[int, int], is_texture: bool) -> LoadedItem:
-    """An item at the output size (h, w): area/linear for images, nearest for masks."""
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An RGB image at the output size (h, w): area when shrinking, linear when growing."""
+    h, w = size
+    if image.shape[:2] != (h, w):
+        shrinking = image.shape[0] * image.shape[1] > h * w
+        image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return np.ascontiguousarray(image)
+
+
+def resize_item(item: LoadedItem, size: tuple[int, int], is_texture: bool,
+                default_foreground: np.ndarray | None = None) -> LoadedItem:
+    """An item at the output size (h, w): area/linear for images, nearest for masks.
+
+    Textures are all foreground; an object item without a foreground of its own gets
+    ``default_foreground`` (already at the output size), else the whole image.
+    """
     h, w = size
 
     def mask_at(mask: np.ndarray | None) -> np.ndarray | None:
@@ -32,15 +50,13 @@ def resize_item(item: LoadedItem, size: tuple[int, int], is_texture: bool) -> Lo
             mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
         return binarize(mask)
 
-    image = item.image
-    if image.shape[:2] != (h, w):
-        shrinking = image.shape[0] * image.shape[1] > h * w
-        image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
     foreground = mask_at(item.foreground)
+    if foreground is None and not is_texture and default_foreground is not None:
+        foreground = default_foreground.copy()
     if foreground is None or is_texture:
         foreground = np.full((h, w), 255, np.uint8)
     regions = [m for m in (mask_at(r) for r in item.regions) if m is not None]
-    return LoadedItem(np.ascontiguousarray(image), mask_at(item.mask), foreground, regions)
+    return LoadedItem(resize_image(item.image, size), mask_at(item.mask), foreground, regions)
 
 
 class ClassPool:
@@ -57,7 +73,22 @@ class ClassPool:
         self.load = functools.lru_cache(maxsize=64)(self._load)
 
     def _load(self, key: str) -> LoadedItem:
-        return resize_item(self.source.load(self.by_key[key]), self.size, self.is_texture)
+        raw = self.source.load(self.by_key[key])
+        estimate = self.estimated_foreground if raw.foreground is None and not self.is_texture else None
+        item = resize_item(raw, self.size, self.is_texture, estimate)
+        if not item.regions and not self.is_texture:
+            item.regions = connected_regions(item.foreground)
+        return item
+
+    @functools.cached_property
+    def estimated_foreground(self) -> np.ndarray:
+        """The class's foreground estimated once from its train normals (for sources that give none)."""
+        normals = self.train_normals or [i for i in self.by_key.values() if i.is_normal]
+        if not normals:
+            return np.full(self.size, 255, np.uint8)
+        step = max(1, len(normals) // FOREGROUND_SAMPLE)
+        picked = normals[::step][:FOREGROUND_SAMPLE]
+        return estimate_foreground([resize_image(self.source.load(i).image, self.size) for i in picked])
 
     def other_normal(self, rng: np.random.Generator) -> np.ndarray:
         pool = self.train_normals or [i for i in self.by_key.values() if i.is_normal]

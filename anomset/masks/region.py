@@ -1,0 +1,180 @@
+"""Region-guided placement: masks derived from the object's component regions.
+
+Modes (``mode`` param of the one ``region`` strategy):
+
+- ``inner``: a structural defect inside one region (an irregular blob clipped to it);
+- ``edge``: a structural defect along a region's outline (a band over part of its contour);
+- ``logical``: the region itself (a component that is wrong as a whole);
+- ``combined``: several of the above at once, pairwise overlap below ``max_overlap``.
+
+Regions are ``context.regions`` (the source's component masks); when there are none, the
+connected components of the foreground.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+from pydantic import Field, model_validator
+
+from anomset.configurable import StrictModel
+from anomset.context import SampleContext
+from anomset.masks.base import MaskResult, MaskStrategy, random_point_in, uniform
+from anomset.masks.foreground import connected_regions
+from anomset.registry import MASKS
+
+Range = tuple[float, float]
+Part = Literal["inner", "edge", "logical"]
+
+
+def candidate_regions(context: SampleContext, min_area_ratio: float) -> tuple[list[np.ndarray], str]:
+    """The regions to place in, and where they came from ("given", "foreground" or "image")."""
+    given = [r for r in context.regions if np.any(r)]
+    if given:
+        return given, "given"
+    found = connected_regions(context.foreground, min_area_ratio)
+    if found:
+        return found, "foreground"
+    return [np.full(context.foreground.shape, 255, np.uint8)], "image"
+
+
+def overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """|a ∩ b| / min(|a|, |b|): 1 when one mask lies inside the other, 0 when they are disjoint."""
+    smaller = min(np.count_nonzero(a), np.count_nonzero(b))
+    return np.count_nonzero((a > 0) & (b > 0)) / smaller if smaller else 0.0
+
+
+def inner_shape(region: np.ndarray, scale: float, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+    """An irregular blob of diameter ``scale`` × √(region area), centred in the region, clipped to it."""
+    diameter = max(2.0, scale * math.sqrt(np.count_nonzero(region)))
+    core = cv2.erode(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)),
+                     iterations=max(1, int(diameter / 4)))
+    cx, cy = random_point_in(core if np.any(core) else region, rng)
+    theta = np.linspace(0.0, 2.0 * np.pi, 24, endpoint=False)
+    radius = diameter / 2.0 * rng.uniform(0.6, 1.0, theta.size)
+    radius = np.convolve(np.concatenate([radius[-1:], radius, radius[:1]]), np.ones(3) / 3, "valid")
+    pts = np.stack([cx + radius * np.cos(theta), cy + radius * np.sin(theta)], -1)
+    mask = np.zeros(region.shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 255)
+    mask &= region
+    if not np.any(mask):
+        mask[cy, cx] = 255
+    return mask, {"center": [cx, cy], "diameter": round(diameter, 3)}
+
+
+def edge_band(region: np.ndarray, width: float, coverage: float,
+              rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+    """A band ``width`` px wide over a random stretch (``coverage`` of its length) of the region's outline."""
+    contours, _ = cv2.findContours((region > 0).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contour = max(contours, key=cv2.contourArea).reshape(-1, 2)
+    n = len(contour)
+    length = max(2, round(coverage * n))
+    start = int(rng.integers(n))
+    thickness = max(1, round(width))
+    mask = np.zeros(region.shape, np.uint8)
+    if length >= n:
+        cv2.polylines(mask, [contour.astype(np.int32)], True, 255, thickness)
+    else:
+        stretch = contour[(start + np.arange(length)) % n]
+        cv2.polylines(mask, [stretch.astype(np.int32)], False, 255, thickness)
+    return mask, {"start": [int(contour[start][0]), int(contour[start][1])], "length": length,
+                  "width": thickness}
+
+
+def place_apart(draw: Callable[[], tuple[np.ndarray, dict[str, Any]]], wanted: int, max_overlap: float,
+                tries: int) -> list[tuple[np.ndarray, dict[str, Any]]]:
+    """Up to ``wanted`` masks from ``draw``, each overlapping every earlier one by at most ``max_overlap``.
+
+    A part that finds no place in ``tries`` draws is skipped; the first part always fits.
+    """
+    placed: list[tuple[np.ndarray, dict[str, Any]]] = []
+    for _ in range(wanted):
+        for _ in range(tries):
+            mask, params = draw()
+            if all(overlap(mask, other) <= max_overlap for other, _ in placed):
+                placed.append((mask, params))
+                break
+    return placed
+
+
+class RegionParams(StrictModel):
+    mode: Literal["inner", "edge", "logical", "combined"] = Field(
+        default="inner", description="inner/edge: structural; logical: the region itself; combined: several")
+    inner_scale: Range = Field(default=(0.2, 0.6), description="inner blob diameter / √(region area)")
+    edge_width: Range = Field(default=(0.01, 0.03), description="edge band width / shorter image side")
+    edge_coverage: Range = Field(default=(0.15, 0.5), description="fraction of the outline covered")
+    dilate: int = Field(default=1, ge=0, le=64, description="logical: grow the region by this many px")
+    parts: list[Part] = Field(default_factory=lambda: ["inner", "edge", "logical"], min_length=1,
+                              description="combined: kinds drawn for each part")
+    count: tuple[int, int] = Field(default=(2, 3), description="combined: number of parts, inclusive")
+    max_overlap: float = Field(default=0.1, ge=0.0, le=1.0,
+                               description="combined: max |a∩b| / min(|a|,|b|) between parts")
+    min_region_area: float = Field(default=0.001, ge=0.0, le=1.0,
+                                   description="foreground components smaller than this are not regions")
+    tries: int = Field(default=20, ge=1, le=1000, description="combined: draws per part before giving up")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> RegionParams:
+        for name, top in (("inner_scale", 4.0), ("edge_width", 0.5), ("edge_coverage", 1.0)):
+            low, high = getattr(self, name)
+            if not 0.0 < low <= high <= top:
+                raise ValueError(f"{name} must satisfy 0 < low <= high <= {top} (got {low}, {high})")
+        if not 1 <= self.count[0] <= self.count[1] <= 16:
+            raise ValueError(f"count must satisfy 1 <= low <= high <= 16 (got {list(self.count)})")
+        return self
+
+
+@MASKS.register("region")
+class RegionMask(MaskStrategy):
+    """Region-guided placement: inside a component, along its edge, the component itself, or several."""
+
+    Params = RegionParams
+
+    def __call__(self, shape: tuple[int, int], context: SampleContext,
+                 rng: np.random.Generator) -> MaskResult:
+        regions, origin = candidate_regions(context, self.params.min_region_area)
+        if self.params.mode != "combined":
+            mask, params = self._part(self.params.mode, shape, regions, rng)
+            return MaskResult(mask, {"regions_from": origin, **params})
+        p = self.params
+        wanted = int(rng.integers(p.count[0], p.count[1] + 1))
+
+        def draw() -> tuple[np.ndarray, dict[str, Any]]:
+            return self._part(p.parts[int(rng.integers(len(p.parts)))], shape, regions, rng)
+
+        placed = place_apart(draw, wanted, p.max_overlap, p.tries)
+        union = np.zeros(shape, np.uint8)
+        for mask, _ in placed:
+            union |= mask
+        return MaskResult(union, {"regions_from": origin, "mode": "combined", "wanted": wanted,
+                                  "parts": [params for _, params in placed]})
+
+    def _part(self, kind: str, shape: tuple[int, int], regions: list[np.ndarray],
+              rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+        p = self.params
+        index = int(rng.integers(len(regions)))
+        region = regions[index]
+        if region.shape != tuple(shape):
+            # Area interpolation, any coverage counts: a thin part must not vanish when shrunk.
+            region = cv2.resize(region, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        region = np.where(region > 0, 255, 0).astype(np.uint8)
+        if kind == "inner":
+            scale = uniform(rng, p.inner_scale)
+            mask, params = inner_shape(region, scale, rng)
+            params["scale"] = round(scale, 4)
+        elif kind == "edge":
+            width = uniform(rng, p.edge_width) * min(shape)
+            coverage = uniform(rng, p.edge_coverage)
+            mask, params = edge_band(region, width, coverage, rng)
+            params["coverage"] = round(coverage, 4)
+        else:
+            mask = region
+            if p.dilate:
+                size = 2 * p.dilate + 1
+                mask = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+            params = {"dilate": p.dilate}
+        return mask, {"mode": kind, "region": index, **params}
