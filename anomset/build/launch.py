@@ -9,6 +9,7 @@ from typing import Any
 
 from anomset.build.manifest import MANIFEST, build_manifest
 from anomset.build.plan import ShardSpec, make_plan
+from anomset.build.protocol import show_defects_to_generators
 from anomset.build.render import Renderer
 from anomset.build.state import OutputState, write_atomic, write_json_atomic
 from anomset.build.worker import write_shard
@@ -64,7 +65,8 @@ class BuildResult:
 
 
 def open_source(loaded: LoadedRecipe) -> tuple[Source, dict[str, list[SourceItem]]]:
-    """Instantiate the recipe's source and index the classes the recipe asks for."""
+    """Instantiate the recipe's source and index the recipe's classes, with the defects shown to generators
+    moved to the train split (see ``protocol``)."""
     source: Source = build_component(SOURCES, loaded.recipe.source.type, loaded.recipe.source.params,
                                      file=loaded.path, field="source.type")  # type: ignore[assignment]
     available = source.classes()
@@ -73,7 +75,8 @@ def open_source(loaded: LoadedRecipe) -> tuple[Source, dict[str, list[SourceItem
             raise RecipeError(f"the source has no class {name!r}; it has: {', '.join(available)}",
                               file=loaded.path, field=f"classes.{name}",
                               fix="remove the class or point the source at data that has it")
-    return source, {name: source.items(name) for name in sorted(loaded.recipe.classes)}
+    return source, {name: show_defects_to_generators(source.items(name), plan.shown_defects, loaded.recipe_hash)
+                    for name, plan in sorted(loaded.recipe.classes.items())}
 
 
 def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = False,

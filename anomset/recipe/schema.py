@@ -94,6 +94,10 @@ class ClassPlan(StrictModel):
 
     normals: SplitCounts = Field(default_factory=lambda: SplitCounts(train="all", test="all"))
     real_defects: SplitCounts = Field(default_factory=lambda: SplitCounts(train=0, test="all"))
+    shown_defects: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="share of each real test-defect type that generators may learn from (GAA uses 1/3); "
+                    "those are held out of the output test split")
     generate: list[GenerateSpec] = Field(default_factory=list)
 
 
