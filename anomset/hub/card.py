@@ -129,7 +129,7 @@ def render_card(out_dir: Path | str, resolved: dict[str, Any], manifest: dict[st
     old_state = merge.parse_body(old_body)[0] if old_body is not None else None
     fields, edited_fields = merge.merge_fields(old_data, old_state, generated)
     env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                             undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 (markdown, not HTML)
+                             undefined=jinja2.StrictUndefined, autoescape=False)  # markdown, not HTML
     text = env.from_string(template_path().read_text(encoding="utf-8")).render(
         card_data=DatasetCardData(**fields).to_yaml(), **template_context(out, resolved, manifest, repo_id, revision))
     card = DatasetCard(text)

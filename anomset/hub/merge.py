@@ -24,9 +24,8 @@ from typing import Any
 
 from anomset.hub.metadata import OWNED_KEYS
 
-_SECTION = re.compile(
-    r"<!-- anomset:begin (?P<name>[\w-]+)(?: sha=(?P<sha>[0-9a-f]*))? -->\n?(?P<body>.*?)<!-- anomset:end (?P=name) -->",
-    re.S)
+_SECTION = re.compile(r"<!-- anomset:begin (?P<name>[\w-]+)(?: sha=(?P<sha>[0-9a-f]*))? -->\n?"
+                      r"(?P<body>.*?)<!-- anomset:end (?P=name) -->", re.S)
 _STATE = re.compile(r"<!-- anomset:state (?P<json>\{.*?\}) -->\n?")
 
 
@@ -133,9 +132,8 @@ def merge_fields(old: dict[str, Any] | None, old_state: dict[str, Any] | None,
         if key in OWNED_KEYS:
             merged[key] = value
         elif key in old:
-            if key in recorded and digest(old[key]) == recorded[key]:
-                merged[key] = value
-            elif key not in recorded and old[key] == value:
+            unchanged = digest(old[key]) == recorded[key] if key in recorded else old[key] == value
+            if unchanged:
                 merged[key] = value
             else:
                 merged[key] = old[key]
