@@ -6,7 +6,6 @@ edits survive (anomset/hub/merge.py says how).
 
 from __future__ import annotations
 
-import importlib.resources
 import json
 import re
 from pathlib import Path
@@ -38,14 +37,19 @@ _MODEL_KEYS = re.compile(r"(^|_)(model|model_id|pretrained|checkpoint)$")
 
 
 def template_path() -> Path:
-    """The card template: ``cards/`` of a source checkout, else the copy installed in ``anomset/cards``."""
-    checkout = Path(__file__).resolve().parents[2] / "cards" / TEMPLATE_NAME
-    if checkout.is_file():
-        return checkout
-    installed = importlib.resources.files("anomset") / "cards" / TEMPLATE_NAME
-    if installed.is_file():
-        return Path(str(installed))
-    raise OutputError(f"card template {TEMPLATE_NAME} not found", fix="reinstall anomset")
+    """The card template: ``cards/`` of a source checkout, else ``<prefix>/share/anomset/cards`` of an install.
+
+    A wheel puts the templates in its data files; walking up from the installed package finds that
+    prefix for venv, --user, --prefix and system installs alike.
+    """
+    package = Path(__file__).resolve().parents[1]
+    candidates = [package.parent / "cards"]
+    candidates += [parent / "share" / "anomset" / "cards" for parent in package.parents[:5]]
+    for folder in candidates:
+        if (folder / TEMPLATE_NAME).is_file():
+            return folder / TEMPLATE_NAME
+    raise OutputError(f"card template {TEMPLATE_NAME} not found (looked in {candidates[0]} and "
+                      f"share/anomset/cards above {package})", fix="reinstall anomset")
 
 
 def card_metadata(resolved: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
