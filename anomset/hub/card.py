@@ -150,14 +150,20 @@ def render_card(out_dir: Path | str, resolved: dict[str, Any], manifest: dict[st
 def write_card(out_dir: Path | str, resolved: dict[str, Any] | None = None, manifest: dict[str, Any] | None = None,
                *, repo_id: str | None = None, revision: str | None = None) -> Path:
     """Render README.md (and its assets) into a built folder, keeping hand edits to an existing card."""
+    return update_card(out_dir, resolved, manifest, repo_id=repo_id, revision=revision)[0]
+
+
+def update_card(out_dir: Path | str, resolved: dict[str, Any] | None = None, manifest: dict[str, Any] | None = None,
+                *, repo_id: str | None = None, revision: str | None = None) -> tuple[Path, list[str]]:
+    """Like ``write_card``; also returns the YAML fields and sections kept as the user edited them."""
     out = Path(out_dir)
     manifest = manifest or read_manifest(out)
     resolved = resolved or read_resolved(out)
     path = out / CARD
     previous = path.read_text(encoding="utf-8") if path.is_file() else None
-    text, _ = render_card(out, resolved, manifest, repo_id=repo_id, revision=revision, previous=previous)
+    text, kept = render_card(out, resolved, manifest, repo_id=repo_id, revision=revision, previous=previous)
     write_atomic(path, text.encode("utf-8"))
-    return path
+    return path, kept
 
 
 def read_resolved(out_dir: Path | str) -> dict[str, Any]:

@@ -49,7 +49,7 @@ class FakeHfApi:
                  max_file_size: int = 50 * 2**30) -> None:
         self.repos: dict[str, FakeRepo] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.failures: dict[str, list[tuple[int, dict[str, str]]]] = defaultdict(list)
+        self.failures: dict[str, list[tuple[int, dict[str, str], str]]] = defaultdict(list)
         self.on_commit: Callable[[FakeHfApi, str], None] | None = None  # runs before each create_commit
         self.corrupt: dict[str, bytes] = {}  # path -> bytes the server "stores" instead
         self.max_files_per_commit = max_files_per_commit
@@ -58,9 +58,9 @@ class FakeHfApi:
         self._n = 0
 
     # -- test controls --------------------------------------------------------------------
-    def fail(self, method: str, *statuses: int, retry_after: str | None = None) -> None:
+    def fail(self, method: str, *statuses: int, retry_after: str | None = None, message: str = "") -> None:
         headers = {"Retry-After": retry_after} if retry_after else {}
-        self.failures[method] += [(s, headers) for s in statuses]
+        self.failures[method] += [(s, headers, message) for s in statuses]
 
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
@@ -73,8 +73,8 @@ class FakeHfApi:
     def _record(self, name: str, **kwargs: Any) -> None:
         self.calls.append((name, kwargs))
         if self.failures[name]:
-            status, headers = self.failures[name].pop(0)
-            raise http_error(status, f"injected failure of {name}", headers=headers)
+            status, headers, message = self.failures[name].pop(0)
+            raise http_error(status, message or f"injected failure of {name}", headers=headers)
 
     def _repo(self, repo_id: str, repo_type: str | None) -> FakeRepo:
         if repo_type != "dataset" or repo_id not in self.repos:
