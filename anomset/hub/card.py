@@ -102,7 +102,7 @@ def template_context(out: Path, resolved: dict[str, Any], manifest: dict[str, An
     return {
         "pretty_name": resolved.get("pretty_name") or resolved["name"], "name": resolved["name"],
         "description": (resolved.get("description") or "").strip(), "version": manifest["version"],
-        "recipe_hash": manifest["recipe_hash"], "versions": manifest.get("versions", {}),
+        "recipe_hash": manifest["recipe_hash"], "versions": dict(sorted(manifest.get("versions", {}).items())),
         "repo_id": repo_id or (resolved.get("hub") or {}).get("repo") or f"<org>/{resolved['name']}",
         "revision": revision, "first_class": next(iter(counts), ALL_CONFIG), "configs": [ALL_CONFIG, *counts],
         "assets": write_assets(out, manifest),
