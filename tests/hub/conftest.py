@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from conftest import tiny_recipe, write_recipe
+
+# datasets reads its cache location once, at import: keep local-folder loads out of the user's cache.
+os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="anomset-hf-cache-"))
 
 
 def build_tiny(folder: Path, **overrides) -> Path:
