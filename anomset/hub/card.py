@@ -129,7 +129,7 @@ def render_card(out_dir: Path | str, resolved: dict[str, Any], manifest: dict[st
 
     out = Path(out_dir)
     generated = card_metadata(resolved, manifest)
-    old_data, old_body = _split_previous(previous)
+    old_data, old_body = _split_previous(previous, out / CARD)
     old_state = merge.parse_body(old_body)[0] if old_body is not None else None
     fields, edited_fields = merge.merge_fields(old_data, old_state, generated)
     env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
@@ -179,16 +179,17 @@ def read_resolved(out_dir: Path | str) -> dict[str, Any]:
     return data
 
 
-def _split_previous(previous: str | None) -> tuple[dict[str, Any] | None, str | None]:
+def _split_previous(previous: str | None, path: Path) -> tuple[dict[str, Any] | None, str | None]:
     if previous is None:
         return None, None
     from huggingface_hub import DatasetCard
 
     try:
         old = DatasetCard(previous, ignore_metadata_errors=True)
-    except ValueError as exc:
-        raise OutputError(f"README.md has invalid YAML metadata: {exc}", fix="fix it, or delete README.md to "
-                          "regenerate the card") from None
+    except (ValueError, TypeError, AttributeError, yaml.YAMLError) as exc:
+        reason = " ".join(str(exc).split())[:160]
+        raise OutputError(f"the card's YAML metadata cannot be read ({reason})", file=str(path),
+                          fix="fix it, or delete README.md to regenerate the card") from None
     return old.data.to_dict(), old.text
 
 

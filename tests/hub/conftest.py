@@ -11,7 +11,14 @@ import pytest
 from conftest import tiny_recipe, write_recipe
 
 # datasets reads its cache location once, at import: keep local-folder loads out of the user's cache.
-os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="anomset-hf-cache-"))
+_CACHE = tempfile.mkdtemp(prefix="anomset-hf-cache-")
+os.environ.setdefault("HF_DATASETS_CACHE", _CACHE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_datasets_cache():
+    yield
+    shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 def build_tiny(folder: Path, **overrides) -> Path:

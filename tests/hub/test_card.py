@@ -207,3 +207,10 @@ def test_template_ships_in_the_wheel_and_is_found_when_installed(tmp_path):
     assert probe.returncode == 0, probe.stderr
     package, template = probe.stdout.split()
     assert package.startswith(str(site)) and template == str(prefix / "share/anomset/cards/dataset_card.md.j2")
+
+
+def test_unreadable_card_yaml_is_a_clear_error(built):
+    path = built / "README.md"
+    path.write_text(path.read_text().replace("license: cc-by-4.0", "license: [unclosed", 1))
+    with pytest.raises(OutputError, match=r"README\.md: the card's YAML metadata cannot be read"):
+        write_card(built)
