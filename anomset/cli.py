@@ -48,13 +48,20 @@ def main() -> None:
               help="Output folder (default: the recipe's output.dir).")
 @click.option("--overwrite", is_flag=True, help="Delete a build of a different recipe in the output folder.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--push", "push_after", is_flag=True, help="Push to the Hub after a successful build.")
+@click.option("--repo", help="Hub dataset repo for --push (default: the recipe's hub.repo).")
+@click.option("--tag", help="Version tag for --push (default: v + the recipe's version).")
 @_friendly
-def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool) -> None:
+def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool, push_after: bool,
+          repo: str | None, tag: str | None) -> None:
     """Build the dataset described by RECIPE (resumes an interrupted build of the same recipe)."""
     from anomset.build.launch import run_build
     from anomset.recipe import load_recipe
 
     loaded = load_recipe(recipe)
+    if push_after and not (repo or loaded.recipe.hub.repo):
+        raise OutputError("--push needs a repo", file=str(recipe), field="hub.repo",
+                          fix="pass --repo org/name or set hub.repo in the recipe")
     target = out_dir or (Path(loaded.recipe.output.dir) if loaded.recipe.output.dir else None)
     if target is None:
         raise OutputError("no output folder", file=str(recipe), field="output.dir",
@@ -66,6 +73,11 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
         procs = f", {result.processes} processes" if result.processes > 1 else ""
         click.echo(f"built {result.manifest['total_samples']} samples in {result.shards_total} shards{note}{procs} "
                    f"-> {result.out_dir}")
+        if push_after:
+            from anomset.hub.push import push as push_folder
+
+            push_folder(result.out_dir, repo or loaded.recipe.hub.repo or "", tag=tag,
+                        private=loaded.recipe.hub.private, echo=click.echo)
 
 
 @main.command()
@@ -133,6 +145,41 @@ def preview(out_dir: Path, png: Path | None, class_name: str | None, split: str 
     target = png or out_dir / "assets" / "preview.png"
     shown = write_preview(out_dir, target, class_name=class_name, split=split, count=count)
     click.echo(f"wrote {target} ({shown} samples)")
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--repo", help="Hub repo named in the load snippet (default: the recipe's hub.repo).")
+@click.option("--tag", help="Revision named in the load snippet.")
+@_friendly
+def card(out_dir: Path, repo: str | None, tag: str | None) -> None:
+    """Render OUT_DIR/README.md (the dataset card) and its assets, keeping hand edits."""
+    from anomset.hub.card import update_card
+
+    path, kept = update_card(out_dir, repo_id=repo, revision=tag)
+    note = f" (kept your edits to: {', '.join(kept)})" if kept else ""
+    click.echo(f"wrote {path}{note}")
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--repo", help="Hub dataset repo, org/name (default: the recipe's hub.repo).")
+@click.option("--tag", help="Version tag (default: v + the recipe's version); existing tags are refused.")
+@click.option("--private", is_flag=True, default=None, help="Create the repo private (default: recipe hub.private).")
+@click.option("--dry-run", is_flag=True, help="Print what would be uploaded; contact nothing.")
+@_friendly
+def push(out_dir: Path, repo: str | None, tag: str | None, private: bool | None, dry_run: bool) -> None:
+    """Publish the built OUT_DIR on the Hugging Face Hub as a new, immutable version."""
+    from anomset.hub.card import read_resolved
+    from anomset.hub.push import push as push_folder
+
+    hub = read_resolved(out_dir).get("hub") or {}
+    repo = repo or hub.get("repo")
+    if not repo:
+        raise OutputError("no repo to push to", file=str(out_dir / "recipe.yaml"), field="hub.repo",
+                          fix="pass --repo org/name or set hub.repo in the recipe")
+    push_folder(out_dir, repo, tag=tag, private=bool(hub.get("private")) if private is None else private,
+                dry_run=dry_run, echo=click.echo)
 
 
 def run() -> None:

@@ -1,0 +1,120 @@
+"""``benchmarks/results.json``: the schema the evaluation writes and the card renders.
+
+Schema (``schema: "anomset.benchmarks/1"``; every number a reference detector produced, none invented)::
+
+    {
+      "schema": "anomset.benchmarks/1",
+      "dataset": {"repo": "org/name", "revision": "v1.0.0", "recipe_hash": "<64 hex>"},
+      "results": [                        # one row per detector × protocol × class × setting
+        {"detector": "unet", "protocol": "ratio_sweep", "class": "brick",
+         "setting": {"synthetic_ratio": 0.5},            # protocol knobs; {} when none
+         "seeds": [0, 1, 2],
+         "metrics": {"image_auroc": {"mean": 0.97, "std": 0.01}, "pixel_pro": {"mean": 0.9, "std": 0.02}}}
+      ],
+      "quality": [                        # optional: generation quality (IS, IC-LPIPS, KID, ...)
+        {"class": "brick", "generator": "draem", "metrics": {"kid": {"mean": 0.01, "std": 0.001}}}
+      ],
+      "plots": [{"path": "benchmarks/ratio_sweep.png", "caption": "image AUROC vs synthetic ratio"}]
+    }
+
+``dataset.recipe_hash`` says which build the numbers refer to; the card flags results of another build.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from anomset.configurable import format_validation_error
+from anomset.errors import OutputError
+
+RESULTS_PATH = "benchmarks/results.json"
+SCHEMA = "anomset.benchmarks/1"
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors; JSON keys that are Python keywords (class, schema) map through aliases."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Stat(StrictModel):
+    mean: float
+    std: float = Field(ge=0)
+
+
+class DatasetRef(StrictModel):
+    repo: str = ""
+    revision: str = ""
+    recipe_hash: str
+
+
+class ResultRow(StrictModel):
+    detector: str
+    protocol: str
+    class_: str = Field(alias="class")
+    setting: dict[str, Any] = Field(default_factory=dict)
+    seeds: list[int] = Field(min_length=1)
+    metrics: dict[str, Stat] = Field(min_length=1)
+
+
+class QualityRow(StrictModel):
+    class_: str = Field(alias="class")
+    generator: str
+    metrics: dict[str, Stat] = Field(min_length=1)
+
+
+class Plot(StrictModel):
+    path: str = Field(pattern=r"^benchmarks/[^/]+\.(png|jpg|svg)$")
+    caption: str = ""
+
+
+class Results(StrictModel):
+    schema_: str = Field(alias="schema", pattern=f"^{SCHEMA}$")
+    dataset: DatasetRef
+    results: list[ResultRow] = Field(default_factory=list)
+    quality: list[QualityRow] = Field(default_factory=list)
+    plots: list[Plot] = Field(default_factory=list)
+
+
+def read_results(out_dir: Path | str) -> Results | None:
+    """The folder's benchmark results, or None when the dataset has not been evaluated yet."""
+    path = Path(out_dir) / RESULTS_PATH
+    if not path.is_file():
+        return None
+    try:
+        return Results.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except ValueError as exc:
+        field, message = (format_validation_error(exc) if isinstance(exc, ValidationError)
+                          else ("", f"not valid JSON: {exc}"))
+        raise OutputError(message, file=str(path), field=field or None,
+                          fix=f"rewrite it to the schema in {__name__}") from None
+
+
+def fmt(stat: Stat) -> str:
+    return f"{stat.mean:.3f} ± {stat.std:.3f}"
+
+
+def tables(results: Results) -> list[dict[str, Any]]:
+    """One table per protocol: header metric names and rows of formatted cells (for the template)."""
+    out = []
+    for protocol in sorted({r.protocol for r in results.results}):
+        rows = [r for r in results.results if r.protocol == protocol]
+        metrics = sorted({m for r in rows for m in r.metrics})
+        out.append({"protocol": protocol, "metrics": metrics, "rows": [
+            {"detector": r.detector, "class": r.class_, "seeds": len(r.seeds),
+             "setting": ", ".join(f"{k}={v}" for k, v in sorted(r.setting.items())) or "—",
+             "cells": [fmt(r.metrics[m]) if m in r.metrics else "—" for m in metrics]}
+            for r in sorted(rows, key=lambda r: (r.detector, r.class_, json.dumps(r.setting, sort_keys=True)))]})
+    return out
+
+
+def quality_table(results: Results) -> dict[str, Any]:
+    metrics = sorted({m for r in results.quality for m in r.metrics})
+    return {"metrics": metrics, "rows": [
+        {"class": r.class_, "generator": r.generator,
+         "cells": [fmt(r.metrics[m]) if m in r.metrics else "—" for m in metrics]}
+        for r in sorted(results.quality, key=lambda r: (r.class_, r.generator))]}
