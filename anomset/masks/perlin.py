@@ -11,32 +11,53 @@ from anomset.context import SampleContext
 from anomset.masks.base import MaskResult, MaskStrategy, binarize, uniform
 from anomset.registry import MASKS
 
+Window = tuple[int, int, int, int]
 
-def perlin_noise(shape: tuple[int, int], cells: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """2-D gradient noise in about [-1, 1], with ``cells`` (rows, cols) lattice cells over ``shape``."""
+
+def _fade(t: np.ndarray) -> np.ndarray:
+    return t * t * t * (t * (t * 6.0 - 15.0) + 10.0)
+
+
+def _lattice_axis(size: int, cells: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cell index, fraction inside the cell and faded fraction of pixels ``start..stop`` of an axis."""
+    pos = (np.arange(start, stop, dtype=np.float64) + 0.5) * cells / size
+    index = np.minimum(pos.astype(np.int64), cells - 1)
+    frac = pos - index
+    return index, frac, _fade(frac)
+
+
+def perlin_noise(shape: tuple[int, int], cells: tuple[int, int], rng: np.random.Generator,
+                 window: Window | None = None) -> np.ndarray:
+    """2-D gradient noise in about [-1, 1] (float32), with ``cells`` (rows, cols) lattice cells over ``shape``.
+
+    ``window`` = (y0, y1, x0, x1) computes only that part of the same noise field (the random
+    lattice drawn is the same), for callers that only need the pixels under a mask.
+    """
     h, w = shape
+    y0, y1, x0, x1 = window if window is not None else (0, h, 0, w)
     cy, cx = max(1, int(cells[0])), max(1, int(cells[1]))
     angles = rng.uniform(0.0, 2.0 * np.pi, size=(cy + 1, cx + 1))
-    grad = np.stack([np.cos(angles), np.sin(angles)], axis=-1)
-    # Continuous lattice coordinates of every pixel, split into cell index and fraction.
-    ys = (np.arange(h, dtype=np.float64) + 0.5) * cy / h
-    xs = (np.arange(w, dtype=np.float64) + 0.5) * cx / w
-    iy = np.minimum(ys.astype(np.int64), cy - 1)
-    ix = np.minimum(xs.astype(np.int64), cx - 1)
-    fy = (ys - iy)[:, None]
-    fx = (xs - ix)[None, :]
-
-    def corner(dy: int, dx: int) -> np.ndarray:
-        g = grad[iy[:, None] + dy, ix[None, :] + dx]
-        return g[..., 1] * (fy - dy) + g[..., 0] * (fx - dx)
-
-    def fade(t: np.ndarray) -> np.ndarray:
-        return t * t * t * (t * (t * 6.0 - 15.0) + 10.0)
-
-    uy, ux = fade(fy), fade(fx)
-    top = corner(0, 0) * (1 - ux) + corner(0, 1) * ux
-    bottom = corner(1, 0) * (1 - ux) + corner(1, 1) * ux
-    return (top * (1 - uy) + bottom * uy) * np.sqrt(2.0)
+    gx, gy = np.cos(angles), np.sin(angles)
+    iy, fy, uy = _lattice_axis(h, cy, y0, y1)
+    fy, uy = fy[:, None], uy[:, None]
+    ix, fx, ux = _lattice_axis(w, cx, x0, x1)
+    # The bilinear blend of the four corner dot products factors: the row direction is folded into
+    # P (y-gradient part) and Q (x-gradient part) per lattice column, so the full-size work is one
+    # small matrix product (few cells) or four column gathers (many cells) instead of 2-D gathers.
+    p = ((1 - uy) * fy * gy[iy] + uy * (fy - 1) * gy[iy + 1]).astype(np.float32)
+    q = ((1 - uy) * gx[iy] + uy * gx[iy + 1]).astype(np.float32)
+    a0, a1 = (1 - ux).astype(np.float32), ux.astype(np.float32)
+    b0, b1 = ((1 - ux) * fx).astype(np.float32), (ux * (fx - 1)).astype(np.float32)
+    if cx <= 32:
+        weights = np.zeros((2 * (cx + 1), x1 - x0), np.float32)
+        cols = np.arange(x1 - x0)
+        weights[ix, cols], weights[ix + 1, cols] = a0, a1
+        weights[cx + 1 + ix, cols], weights[cx + 2 + ix, cols] = b0, b1
+        noise = np.concatenate([p, q], axis=1) @ weights
+    else:
+        noise = p[:, ix] * a0 + p[:, ix + 1] * a1 + q[:, ix] * b0 + q[:, ix + 1] * b1
+    noise *= np.float32(np.sqrt(2.0))
+    return np.ascontiguousarray(noise)
 
 
 def rotate_image(array: np.ndarray, angle_deg: float, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
@@ -67,7 +88,7 @@ class PerlinMask(MaskStrategy):
         for _ in range(32):
             sy, sx = (2 ** int(rng.integers(p.min_scale_exp, high)) for _ in range(2))
             angle = uniform(rng, p.rotation)
-            noise = rotate_image(perlin_noise(shape, (sy, sx), rng).astype(np.float32), angle)
+            noise = rotate_image(perlin_noise(shape, (sy, sx), rng), angle)
             mask = binarize(noise > p.threshold)
             area = np.count_nonzero(mask & context.foreground)
             if area >= p.min_area_ratio * mask.size:

@@ -1,6 +1,6 @@
 """Synthesizers: one module per method, all behind ``Synthesizer.propose_mask`` / ``apply``."""
 
-from anomset.synth import cutpaste, draem
+from anomset.synth import cutpaste, cutpaste_scar, draem, nsa, texture_blend
 from anomset.synth.base import Synthesizer, SynthResult
 
-__all__ = ["SynthResult", "Synthesizer", "cutpaste", "draem"]
+__all__ = ["SynthResult", "Synthesizer", "cutpaste", "cutpaste_scar", "draem", "nsa", "texture_blend"]
