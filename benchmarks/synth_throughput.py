@@ -59,40 +59,33 @@ def synthesize(synth: Synthesizer, item: LoadedItem, context: SampleContext,
     return synth.apply(item.image, mask, context, rng)
 
 
-def rate(fn, seconds: float, min_calls: int = 3) -> float:
-    """Calls per second of ``fn(i)`` over at least ``seconds`` and ``min_calls`` calls."""
-    calls, start = 0, time.perf_counter()
-    while calls < min_calls or time.perf_counter() - start < seconds:
-        fn(calls)
-        calls += 1
-    return calls / (time.perf_counter() - start)
-
-
-def bench(name: str, items: list[LoadedItem], seconds: float) -> tuple[float, float]:
+def bench(name: str, items: list[LoadedItem], seconds: float, min_pairs: int = 5) -> tuple[float, float]:
+    """(pairs/s synthesised, pairs/s encoded). Each pair is encoded right after it is made, so both
+    rates see the same machine load (other processes on a shared machine shift them together)."""
     synth = SYNTHESIZERS.get(name)()
     pool = ListPool([it.image for it in items])
     contexts = [SampleContext(CLASS_NAME, it.foreground, it.regions, pool) for it in items]
     synthesize(synth, items[0], contexts[0], np.random.default_rng(0))  # warm caches (textures)
-    outputs: list[SynthResult] = []
-
-    def one(i: int) -> None:
-        k = i % len(items)
-        outputs.append(synthesize(synth, items[k], contexts[k], np.random.default_rng(i)))
-
-    synth_rate = rate(one, seconds)
-
-    def encode(i: int) -> None:
-        out = outputs[i % len(outputs)]
+    synth_time = encode_time = 0.0
+    pairs = 0
+    while pairs < min_pairs or synth_time + encode_time < seconds:
+        k = pairs % len(items)
+        rng = np.random.default_rng(pairs)
+        start = time.perf_counter()
+        out = synthesize(synth, items[k], contexts[k], rng)
+        middle = time.perf_counter()
         encode_png(out.image, 1)
         encode_png(out.mask, 1)
-
-    return synth_rate, rate(encode, seconds)
+        encode_time += time.perf_counter() - middle
+        synth_time += middle - start
+        pairs += 1
+    return pairs / synth_time, pairs / encode_time
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024])
-    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per synthesizer and size")
     parser.add_argument("--only", nargs="*", default=None, help="synthesizer names (default: all)")
     args = parser.parse_args()
     cv2.setNumThreads(1)

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from anomset.configurable import StrictModel
 from anomset.context import SampleContext
-from anomset.masks.base import MaskResult, MaskStrategy, binarize, uniform
+from anomset.masks.base import MaskResult, MaskStrategy, uniform
 from anomset.registry import MASKS
 
 Window = tuple[int, int, int, int]
@@ -88,9 +88,12 @@ class PerlinMask(MaskStrategy):
         for _ in range(32):
             sy, sx = (2 ** int(rng.integers(p.min_scale_exp, high)) for _ in range(2))
             angle = uniform(rng, p.rotation)
-            noise = rotate_image(perlin_noise(shape, (sy, sx), rng), angle)
-            mask = binarize(noise > p.threshold)
-            area = np.count_nonzero(mask & context.foreground)
+            noise = perlin_noise(shape, (sy, sx), rng)
+            # Threshold first, then turn the binary mask (nearest): the same shape as turning the
+            # noise and thresholding it, to within a pixel at the edges, at a fraction of the cost.
+            mask = cv2.threshold(noise, p.threshold, 255, cv2.THRESH_BINARY)[1].astype(np.uint8)
+            mask = rotate_image(mask, angle, cv2.INTER_NEAREST)
+            area = cv2.countNonZero(mask & context.foreground)
             if area >= p.min_area_ratio * mask.size:
                 break
         return MaskResult(mask, {"scale": [sy, sx], "rotation": round(angle, 4)})

@@ -18,7 +18,10 @@ from anomset.synth.patching import Box, mask_box
 def change_map(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Largest absolute per-channel difference, uint8 H×W."""
     diff = cv2.absdiff(before, after)
-    return diff.max(axis=2) if diff.ndim == 3 else diff
+    if diff.ndim == 2:
+        return diff
+    # Pairwise maxima of the channel views: several times faster than diff.max(axis=2).
+    return np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2])
 
 
 def clean_mask(mask: np.ndarray, kernel: int) -> np.ndarray:

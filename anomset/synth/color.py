@@ -39,6 +39,8 @@ def blend_in_box(image: np.ndarray, overlay: np.ndarray, mask: np.ndarray, opaci
     out = image.copy()
     if y1 <= y0 or x1 <= x0:
         return out
-    mixed = cv2.addWeighted(image[y0:y1, x0:x1], 1.0 - opacity, overlay, opacity, 0.0)
-    np.copyto(out[y0:y1, x0:x1], mixed, where=(mask[y0:y1, x0:x1] > 0)[..., None])
+    window = out[y0:y1, x0:x1].copy()  # contiguous, so cv2.copyTo writes into it
+    mixed = cv2.addWeighted(window, 1.0 - opacity, overlay, opacity, 0.0)
+    cv2.copyTo(mixed, np.ascontiguousarray(mask[y0:y1, x0:x1]), window)
+    out[y0:y1, x0:x1] = window
     return out

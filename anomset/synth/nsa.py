@@ -17,6 +17,7 @@ from anomset.registry import SYNTHESIZERS
 from anomset.synth.base import Synthesizer, SynthResult
 from anomset.synth.change import keep_visible_change
 from anomset.synth.params import IntRange, Range
+from anomset.synth.patching import mask_box
 
 CLONE_FLAGS = {"normal": cv2.NORMAL_CLONE, "mixed": cv2.MIXED_CLONE}
 # Context kept around each patch: seamlessClone needs the (dilated) mask one pixel inside its image.
@@ -97,18 +98,20 @@ class Nsa(Synthesizer):
         if source.shape[:2] != (h, w):
             source = cv2.resize(source, (w, h), interpolation=cv2.INTER_AREA)
         mode = ("normal", "mixed")[int(rng.integers(2))] if p.mode == "either" else p.mode
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        by0, by1, bx0, bx1 = mask_box(mask)  # components are labelled in the mask's box only
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask[by0:by1, bx0:bx1], connectivity=8)
         blended = image.copy()
         patches: list[dict[str, Any]] = []
         for label in range(1, count):
-            x, y, bw, bh = (int(v) for v in stats[label, :4])
+            lx, ly, bw, bh = (int(v) for v in stats[label, :4])
+            x, y = bx0 + lx, by0 + ly
             scale = uniform(rng, p.scale)
             sw, sh = min(w, max(1, round(bw / scale))), min(h, max(1, round(bh / scale)))
             shift = rng.uniform(-p.max_shift, p.max_shift, 2) * min(h, w)
             sx = int(np.clip(round(x + bw / 2 + shift[0] - sw / 2), 0, w - sw))
             sy = int(np.clip(round(y + bh / 2 + shift[1] - sh / 2), 0, h - sh))
             patch = cv2.resize(source[sy:sy + sh, sx:sx + sw], (bw, bh), interpolation=cv2.INTER_LINEAR)
-            shape_mask = np.where(labels[y:y + bh, x:x + bw] == label, np.uint8(255), np.uint8(0))
+            shape_mask = np.where(labels[ly:ly + bh, lx:lx + bw] == label, np.uint8(255), np.uint8(0))
             content = poisson_patch(blended, patch, shape_mask, (x, y, bw, bh), CLONE_FLAGS[mode])
             np.copyto(blended[y:y + bh, x:x + bw], content, where=(shape_mask > 0)[..., None])
             patches.append({"box": [x, y, bw, bh], "source_box": [sx, sy, sw, sh], "scale": round(scale, 4)})
