@@ -13,13 +13,14 @@ from anomset.masks.perlin import PerlinMask, rotate_image
 from anomset.registry import SYNTHESIZERS
 from anomset.synth.base import Synthesizer, SynthResult
 from anomset.synth.color import blend_in_box
+from anomset.synth.params import UnitRange
 from anomset.synth.patching import mask_box
 from anomset.synth.textures import TextureBank
 
 
 class DraemParams(StrictModel):
     texture_dir: str | None = Field(default=None, description="folder of texture images (e.g. DTD)")
-    opacity: tuple[float, float] = Field(default=(0.2, 1.0), description="texture weight in the blend")
+    opacity: UnitRange = Field(default=(0.2, 1.0), description="texture weight in the blend")
     threshold: float = Field(default=0.5, ge=-1.0, le=1.0, description="Perlin threshold (own mask)")
     augmentations: int = Field(default=3, ge=0, le=6, description="random texture augmentations")
 

@@ -29,8 +29,9 @@ class NearDistributionParams(StrictModel):
     direction: Literal["rows", "columns", "both", "either"] = Field(
         default="either", description="rows: each row shifts sideways; columns: each column shifts up/down")
     threshold: int = Field(default=16, ge=0, le=254, description="grey levels a pixel must change to count")
-    block: int = Field(default=8, ge=1, le=64, description="block side (px) of the density check")
-    density: float = Field(default=0.3, ge=0.0, le=1.0, description="changed share a block needs to be kept")
+    block: float = Field(default=1 / 32, gt=0.0, le=0.25,
+                         description="block side of the density check / shorter image side (at least 2 px)")
+    density: float = Field(default=0.2, ge=0.0, le=1.0, description="changed share a block needs to be kept")
 
 
 def dense_change(raw: np.ndarray, block: int, density: float) -> np.ndarray:
@@ -84,7 +85,7 @@ class NearDistribution(Synthesizer):
         warped = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         window = image[y0:y1, x0:x1]
         raw = (change_map(window, warped) > p.threshold) & (mask[y0:y1, x0:x1] > 0)
-        keep = dense_change(raw, p.block, p.density)
+        keep = dense_change(raw, max(2, round(p.block * side)), p.density)
         out = image.copy()
         np.copyto(out[y0:y1, x0:x1], warped, where=keep[..., None])
         out_mask = np.zeros(mask.shape, np.uint8)
