@@ -33,6 +33,11 @@ class Synthesizer(Configurable):
 
     uses_mask: ClassVar[bool] = True
 
+    def outside_tolerance(self) -> int:
+        """Largest per-channel change (0-255) a pixel outside the returned mask may show; 0 means
+        bit-identical. Methods that keep a soft global change (rotation) document theirs here."""
+        return 0
+
     def propose_mask(self, shape: tuple[int, int], context: SampleContext,
                      rng: np.random.Generator) -> MaskResult:
         """The method's own mask shape, used when the recipe names no mask strategy."""

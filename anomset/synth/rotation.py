@@ -14,7 +14,7 @@ from anomset.context import SampleContext
 from anomset.masks.base import uniform
 from anomset.registry import SYNTHESIZERS
 from anomset.synth.base import Synthesizer, SynthResult
-from anomset.synth.change import keep_visible_change
+from anomset.synth.change import change_map
 from anomset.synth.params import Range
 
 
@@ -22,7 +22,7 @@ class RotationParams(StrictModel):
     angle: Range = Field(default=(15.0, 180.0), description="rotation magnitude in degrees")
     both_directions: bool = Field(default=True, description="turn clockwise or counter-clockwise at random")
     change_tolerance: int = Field(default=16, ge=0, le=254, description="grey levels a pixel must change to be masked")
-    cleanup: int = Field(default=5, ge=0, le=31, description="morphological kernel cleaning the mask (0: none)")
+    cleanup: int = Field(default=5, ge=0, le=31, description="closing kernel filling pinholes in the mask (0: none)")
 
 
 def foreground_center(foreground: np.ndarray) -> tuple[float, float]:
@@ -40,6 +40,9 @@ class Rotation(Synthesizer):
     Params = RotationParams
     uses_mask = False
 
+    def outside_tolerance(self) -> int:
+        return self.params.change_tolerance
+
     def apply(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
               rng: np.random.Generator) -> SynthResult:
         p = self.params
@@ -55,6 +58,14 @@ class Rotation(Synthesizer):
         # Change is allowed where the object was or now is (plus its soft edge): the background
         # elsewhere keeps its original pixels rather than a turned copy of its noise.
         allowed = cv2.dilate(context.foreground | turned_fg, np.ones((5, 5), np.uint8))
-        out, changed = keep_visible_change(image, rotated, allowed, p.change_tolerance, p.cleanup)
+        out = image.copy()
+        cv2.copyTo(rotated, allowed, out)
+        # The whole turned object is kept (a rotated normal must stay coherent when the recipe
+        # labels it normal), so the mask is every pixel that changed by more than the tolerance,
+        # with pinholes closed; pixels outside it changed by at most change_tolerance.
+        changed = np.where(change_map(image, out) > p.change_tolerance, np.uint8(255), np.uint8(0))
+        if p.cleanup > 1:
+            element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (p.cleanup, p.cleanup))
+            changed = cv2.morphologyEx(changed, cv2.MORPH_CLOSE, element) & allowed
         return SynthResult(out, changed, {"angle": round(angle, 4), "center": [round(cx, 3), round(cy, 3)],
                                           "scope": "global"})

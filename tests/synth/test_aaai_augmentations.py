@@ -88,7 +88,7 @@ def test_rotation_mask_is_where_the_object_moved():
     assert np.array_equal(result.image[~mask], image[~mask])
 
 
-def test_rotation_of_a_symmetric_object_changes_nothing():
+def test_rotation_of_a_symmetric_object_changes_only_its_jagged_edge():
     size = 96
     image = np.full((size, size, 3), 40, np.uint8)
     foreground = np.zeros((size, size), np.uint8)
@@ -97,4 +97,7 @@ def test_rotation_of_a_symmetric_object_changes_nothing():
     image[foreground > 0] = 180
     result = Rotation(angle=(30.0, 30.0)).apply(image, None, SampleContext("disk", foreground),
                                                  np.random.default_rng(0))
-    assert not result.mask.any() and np.array_equal(result.image, image)
+    edge = cv2.morphologyEx(foreground, cv2.MORPH_GRADIENT, np.ones((5, 5), np.uint8)) > 0
+    assert not np.any((result.mask > 0) & ~edge)
+    # Interpolation only softens the rim; inside and outside the disk nothing is masked.
+    assert np.abs(result.image[~edge].astype(int) - image[~edge]).max() <= 16

@@ -33,8 +33,10 @@ def test_output_contract(name, toy_input):
         assert result.mask.dtype == np.uint8 and result.mask.shape == image.shape[:2]
         assert set(np.unique(result.mask)) <= {0, 255}
         outside = result.mask == 0
-        # Every synthesizer, Poisson blending included, resets what it leaves out of the mask.
-        assert np.array_equal(result.image[outside], image[outside]), "pixels outside the mask changed"
+        # Bit-identical for every method but those documenting a tolerance (rotation keeps the
+        # whole turned object; Poisson blending in NSA resets what it leaves out, so it is exact).
+        change = np.abs(result.image[outside].astype(np.int16) - image[outside])
+        assert change.max(initial=0) <= synth.outside_tolerance(), "pixels outside the mask changed"
         if drawn is not None:
             assert not np.any(result.mask & ~(drawn.mask & context.foreground)), "mask left the allowed area"
         if result.mask.any():
