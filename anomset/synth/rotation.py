@@ -33,6 +33,26 @@ def foreground_center(foreground: np.ndarray) -> tuple[float, float]:
     return m["m10"] / m["m00"], m["m01"] / m["m00"]
 
 
+def background_estimate(image: np.ndarray, foreground: np.ndarray) -> np.ndarray | None:
+    """A smooth guess of the background behind the foreground (uint8), or None without background.
+
+    Normalised convolution at 1/16 scale: the background's colour and lighting, spread into the
+    object's area, so the place a turned object uncovers shows background rather than a ghost.
+    """
+    background = (foreground == 0).astype(np.float32)
+    if not background.any():
+        return None
+    h, w = foreground.shape
+    small = (max(4, w // 16), max(4, h // 16))
+    weight = cv2.resize(background, small, interpolation=cv2.INTER_AREA)
+    total = cv2.resize(image.astype(np.float32) * background[..., None], small, interpolation=cv2.INTER_AREA)
+    sigma = max(small) / 4.0
+    weight = cv2.GaussianBlur(weight, (0, 0), sigma)[..., None]
+    total = cv2.GaussianBlur(total, (0, 0), sigma)
+    estimate = total / np.maximum(weight, 1e-6)
+    return np.clip(cv2.resize(estimate, (w, h), interpolation=cv2.INTER_LINEAR), 0, 255).astype(np.uint8)
+
+
 @SYNTHESIZERS.register("rotation")
 class Rotation(Synthesizer):
     """The object rotated about its foreground centre; mask = where it changed (AAAI-24 rotation, global)."""
@@ -55,10 +75,17 @@ class Rotation(Synthesizer):
         rotated = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         turned_fg = cv2.warpAffine(context.foreground, matrix, (w, h), flags=cv2.INTER_NEAREST,
                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        # Change is allowed where the object was or now is (plus its soft edge): the background
-        # elsewhere keeps its original pixels rather than a turned copy of its noise.
-        allowed = cv2.dilate(context.foreground | turned_fg, np.ones((5, 5), np.uint8))
+        # The object with its soft rim (anti-aliased edge, shadow) that foreground masks miss.
+        rim = np.ones((5, 5), np.uint8)
+        was, now = cv2.dilate(context.foreground, rim), cv2.dilate(turned_fg, rim)
+        # Change is allowed where the object was or now is: the background elsewhere keeps its
+        # original pixels rather than a turned copy of its noise and lighting.
+        allowed = was | now
         out = image.copy()
+        uncovered = was & ~now
+        fill = background_estimate(image, was)
+        if fill is not None:
+            cv2.copyTo(fill, uncovered, rotated)
         cv2.copyTo(rotated, allowed, out)
         # The whole turned object is kept (a rotated normal must stay coherent when the recipe
         # labels it normal), so the mask is every pixel that changed by more than the tolerance,
