@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 from pydantic import Field
@@ -18,12 +20,42 @@ def _fade(t: np.ndarray) -> np.ndarray:
     return t * t * t * (t * (t * 6.0 - 15.0) + 10.0)
 
 
-def _lattice_axis(size: int, cells: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cell index, fraction inside the cell and faded fraction of pixels ``start..stop`` of an axis."""
+def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
+
+
+@functools.lru_cache(maxsize=512)
+def _row_terms(size: int, cells: int, start: int, stop: int) -> tuple[np.ndarray, ...]:
+    """Lattice row of pixels ``start..stop`` and the weights of its two lattice rows' gradients
+    (columns: y-gradient, x-gradient), from the cell fraction and its fade."""
     pos = (np.arange(start, stop, dtype=np.float64) + 0.5) * cells / size
     index = np.minimum(pos.astype(np.int64), cells - 1)
     frac = pos - index
-    return index, frac, _fade(frac)
+    fade = _fade(frac)
+    near = np.stack([(1 - fade) * frac, 1 - fade], axis=1)[:, :, None]
+    far = np.stack([fade * (frac - 1), fade], axis=1)[:, :, None]
+    return _frozen(index, near, far)
+
+
+@functools.lru_cache(maxsize=512)
+def _column_weights(size: int, cells: int, start: int, stop: int) -> tuple[np.ndarray, ...]:
+    """How each pixel column ``start..stop`` mixes the per-lattice-column row terms: a sparse
+    (2·(cells+1)) × columns matrix for few cells, or gather indices and four weights for many."""
+    pos = (np.arange(start, stop, dtype=np.float64) + 0.5) * cells / size
+    index = np.minimum(pos.astype(np.int64), cells - 1)
+    frac = pos - index
+    fade = _fade(frac)
+    scale = np.sqrt(2.0)  # brings the noise to about [-1, 1]
+    weights = [(1 - fade) * scale, fade * scale, (1 - fade) * frac * scale, fade * (frac - 1) * scale]
+    if cells <= 32:
+        matrix = np.zeros((2 * (cells + 1), stop - start), np.float32)
+        cols = np.arange(stop - start)
+        for row, weight in zip((index, index + 1, cells + 1 + index, cells + 2 + index), weights, strict=True):
+            matrix[row, cols] = weight
+        return _frozen(matrix)
+    return _frozen(index, *(w.astype(np.float32) for w in weights))
 
 
 def perlin_noise(shape: tuple[int, int], cells: tuple[int, int], rng: np.random.Generator,
@@ -37,26 +69,18 @@ def perlin_noise(shape: tuple[int, int], cells: tuple[int, int], rng: np.random.
     y0, y1, x0, x1 = window if window is not None else (0, h, 0, w)
     cy, cx = max(1, int(cells[0])), max(1, int(cells[1]))
     angles = rng.uniform(0.0, 2.0 * np.pi, size=(cy + 1, cx + 1))
-    gx, gy = np.cos(angles), np.sin(angles)
-    iy, fy, uy = _lattice_axis(h, cy, y0, y1)
-    fy, uy = fy[:, None], uy[:, None]
-    ix, fx, ux = _lattice_axis(w, cx, x0, x1)
-    # The bilinear blend of the four corner dot products factors: the row direction is folded into
-    # P (y-gradient part) and Q (x-gradient part) per lattice column, so the full-size work is one
-    # small matrix product (few cells) or four column gathers (many cells) instead of 2-D gathers.
-    p = ((1 - uy) * fy * gy[iy] + uy * (fy - 1) * gy[iy + 1]).astype(np.float32)
-    q = ((1 - uy) * gx[iy] + uy * gx[iy + 1]).astype(np.float32)
-    a0, a1 = (1 - ux).astype(np.float32), ux.astype(np.float32)
-    b0, b1 = ((1 - ux) * fx).astype(np.float32), (ux * (fx - 1)).astype(np.float32)
-    if cx <= 32:
-        weights = np.zeros((2 * (cx + 1), x1 - x0), np.float32)
-        cols = np.arange(x1 - x0)
-        weights[ix, cols], weights[ix + 1, cols] = a0, a1
-        weights[cx + 1 + ix, cols], weights[cx + 2 + ix, cols] = b0, b1
-        noise = np.concatenate([p, q], axis=1) @ weights
-    else:
-        noise = p[:, ix] * a0 + p[:, ix + 1] * a1 + q[:, ix] * b0 + q[:, ix + 1] * b1
-    noise *= np.float32(np.sqrt(2.0))
+    lattice = np.concatenate([np.sin(angles), np.cos(angles)], axis=1).reshape(cy + 1, 2, cx + 1)
+    # The bilinear blend of the four corner dot products factors: the row direction folds into
+    # one (y-gradient, x-gradient) term per lattice column, so the full-size work is one small
+    # matrix product (few cells) or four column gathers (many cells) instead of 2-D gathers.
+    iy, near, far = _row_terms(h, cy, y0, y1)
+    rows = (lattice[iy] * near + lattice[iy + 1] * far).astype(np.float32)
+    columns = _column_weights(w, cx, x0, x1)
+    if len(columns) == 1:
+        return rows.reshape(y1 - y0, -1) @ columns[0]
+    ix, a0, a1, b0, b1 = columns
+    p, q = rows[:, 0], rows[:, 1]
+    noise = p[:, ix] * a0 + p[:, ix + 1] * a1 + q[:, ix] * b0 + q[:, ix + 1] * b1
     return np.ascontiguousarray(noise)
 
 
