@@ -68,6 +68,9 @@ def procedural_texture(shape: tuple[int, int], rng: np.random.Generator,
 def resized_window(image: np.ndarray, shape: tuple[int, int], window: Window) -> np.ndarray:
     """``cv2.resize(image, shape)[window]`` (bilinear), computing only the window's pixels."""
     y0, y1, x0, x1 = window
+    if (y1 - y0) * (x1 - x0) * 3 > shape[0] * shape[1]:
+        # cv2.resize is a few times faster per pixel than warpAffine: for big windows, resize all.
+        return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)[y0:y1, x0:x1]
     sy, sx = image.shape[0] / shape[0], image.shape[1] / shape[1]
     # cv2.resize samples output pixel x at source (x + 0.5)·s - 0.5; the same affine map, shifted.
     matrix = np.array([[sx, 0.0, (x0 + 0.5) * sx - 0.5], [0.0, sy, (y0 + 0.5) * sy - 0.5]])

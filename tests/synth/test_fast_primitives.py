@@ -53,5 +53,7 @@ def test_percentile_from_histogram():
 def test_resized_window_matches_resize():
     image = np.random.default_rng(1).integers(0, 256, (70, 90, 3), dtype=np.uint8)
     full = cv2.resize(image, (120, 100), interpolation=cv2.INTER_LINEAR)
-    part = resized_window(image, (100, 120), (10, 60, 20, 110))
-    assert np.abs(part.astype(int) - full[10:60, 20:110]).max() <= 1
+    small = resized_window(image, (100, 120), (10, 40, 20, 60))  # warped window
+    assert np.abs(small.astype(int) - full[10:40, 20:60]).max() <= 1
+    large = resized_window(image, (100, 120), (5, 95, 3, 110))  # resized whole, then cut
+    assert np.array_equal(large, full[5:95, 3:110])
