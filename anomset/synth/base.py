@@ -21,6 +21,12 @@ class SynthResult:
     params: dict[str, Any]
 
 
+def no_change(image: np.ndarray) -> SynthResult:
+    """The input unchanged with an empty mask: what ``apply`` returns for an empty mask (the build
+    never passes one, but a direct caller may)."""
+    return SynthResult(image.copy(), np.zeros(image.shape[:2], np.uint8), {"skipped": "empty mask"})
+
+
 class Synthesizer(Configurable):
     """Turns a normal image into an anomalous one.
 

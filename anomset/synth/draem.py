@@ -11,7 +11,7 @@ from anomset.context import SampleContext
 from anomset.masks.base import MaskResult, uniform
 from anomset.masks.perlin import PerlinMask, rotate_image
 from anomset.registry import SYNTHESIZERS
-from anomset.synth.base import Synthesizer, SynthResult
+from anomset.synth.base import Synthesizer, SynthResult, no_change
 from anomset.synth.color import blend_in_box
 from anomset.synth.params import UnitRange
 from anomset.synth.patching import mask_box
@@ -98,6 +98,8 @@ class Draem(Synthesizer):
     def apply(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
               rng: np.random.Generator) -> SynthResult:
         assert mask is not None  # guaranteed by the build: uses_mask is True
+        if not mask.any():
+            return no_change(image)
         box = mask_box(mask)  # texture work only where it is seen
         texture, texture_name = self._textures.draw(image.shape[:2], rng, box)
         texture, ops = augment_texture(texture, rng, self.params.augmentations)

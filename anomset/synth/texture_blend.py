@@ -15,7 +15,7 @@ from anomset.context import SampleContext
 from anomset.masks.base import MaskResult, uniform
 from anomset.masks.perlin import PerlinMask
 from anomset.registry import SYNTHESIZERS
-from anomset.synth.base import Synthesizer, SynthResult
+from anomset.synth.base import Synthesizer, SynthResult, no_change
 from anomset.synth.color import blend_in_box
 from anomset.synth.draem import augment_texture
 from anomset.synth.params import UnitRange
@@ -53,6 +53,8 @@ class TextureBlend(Synthesizer):
     def apply(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
               rng: np.random.Generator) -> SynthResult:
         assert mask is not None  # guaranteed by the build: uses_mask is True
+        if not mask.any():
+            return no_change(image)
         box = mask_box(mask)
         texture, texture_name = self._textures.draw(image.shape[:2], rng, box)
         texture, ops = augment_texture(texture, rng, self.params.augmentations)

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from anomset.registry import SYNTHESIZERS
-from tests.synth.conftest import synthesize
+from tests.synth.conftest import context_for, synthesize
 
 NAMES = SYNTHESIZERS.names()
 SEEDS = (0, 1, 2)
@@ -83,3 +83,11 @@ def test_bad_params_rejected(name):
         if isinstance(default, tuple) and len(default) == 2 and default[0] < default[1]:
             with pytest.raises(ValidationError, match="low <= high"):
                 cls(**{field: (default[1], default[0])})
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if SYNTHESIZERS.get(n).uses_mask])
+def test_empty_mask_changes_nothing(name):
+    image, context = context_for("brick")
+    synth = SYNTHESIZERS.get(name)()
+    result = synth.apply(image, np.zeros(image.shape[:2], np.uint8), context, np.random.default_rng(0))
+    assert not result.mask.any() and np.array_equal(result.image, image)
