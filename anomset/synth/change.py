@@ -1,10 +1,9 @@
 """Masks of what a transform actually changed: threshold the difference, clean it, keep only that.
 
-Methods whose change has no crisp edge (Poisson blending, warps, rotation) compute their output
-freely, then call ``keep_visible_change``: the returned mask is where the change exceeds a
+``keep_visible_change`` (NSA's Poisson blending): the returned mask is where the change exceeds a
 tolerance, cleaned morphologically and restricted to the allowed area, and every pixel outside it
-is reset to the input. So pixels outside the mask are always bit-identical to the input; the price
-is a step of at most ``tolerance`` grey levels at the mask edge where a faint fringe was dropped.
+is reset to the input, so pixels outside the mask are bit-identical to the input; the price is a
+step of at most ``tolerance`` grey levels at the mask edge where a faint fringe was dropped.
 """
 
 from __future__ import annotations
