@@ -1,6 +1,7 @@
 """Synthesizers: one module per method, all behind ``Synthesizer.propose_mask`` / ``apply``."""
 
-from anomset.synth import cutpaste, draem, logical
+from anomset.synth import cutpaste, cutpaste_scar, draem, logical, near_distribution, nsa, rotation, texture_blend
 from anomset.synth.base import Synthesizer, SynthResult
 
-__all__ = ["SynthResult", "Synthesizer", "cutpaste", "draem", "logical"]
+__all__ = ["SynthResult", "Synthesizer", "cutpaste", "cutpaste_scar", "draem", "logical", "near_distribution",
+           "nsa", "rotation", "texture_blend"]

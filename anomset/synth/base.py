@@ -21,6 +21,12 @@ class SynthResult:
     params: dict[str, Any]
 
 
+def no_change(image: np.ndarray) -> SynthResult:
+    """The input unchanged with an empty mask: what ``apply`` returns for an empty mask (the build
+    never passes one, but a direct caller may)."""
+    return SynthResult(image.copy(), np.zeros(image.shape[:2], np.uint8), {"skipped": "empty mask"})
+
+
 class Synthesizer(Configurable):
     """Turns a normal image into an anomalous one.
 
@@ -32,6 +38,11 @@ class Synthesizer(Configurable):
     """
 
     uses_mask: ClassVar[bool] = True
+
+    def outside_tolerance(self) -> int:
+        """Largest per-channel change (0-255) a pixel outside the returned mask may show; 0 means
+        bit-identical. Methods that keep a soft global change (rotation) document theirs here."""
+        return 0
 
     def propose_mask(self, shape: tuple[int, int], context: SampleContext,
                      rng: np.random.Generator) -> MaskResult:

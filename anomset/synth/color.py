@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from anomset.synth.patching import Box, mask_box
+
 
 def color_jitter(patch: np.ndarray, rng: np.random.Generator, brightness: float, contrast: float,
                  saturation: float, hue: float) -> tuple[np.ndarray, dict[str, float]]:
@@ -27,8 +29,18 @@ def color_jitter(patch: np.ndarray, rng: np.random.Generator, brightness: float,
 
 def blend_in_mask(image: np.ndarray, overlay: np.ndarray, mask: np.ndarray, opacity: float) -> np.ndarray:
     """``(1 - opacity)·image + opacity·overlay`` inside ``mask``; pixels outside stay bit-identical."""
-    inside = mask > 0
+    y0, y1, x0, x1 = box = mask_box(mask)
+    return blend_in_box(image, overlay[y0:y1, x0:x1], mask, opacity, box)
+
+
+def blend_in_box(image: np.ndarray, overlay: np.ndarray, mask: np.ndarray, opacity: float, box: Box) -> np.ndarray:
+    """``blend_in_mask`` with ``overlay`` given only for ``box`` (y0, y1, x0, x1), which holds the mask."""
+    y0, y1, x0, x1 = box
     out = image.copy()
-    mixed = image[inside].astype(np.float32) * (1.0 - opacity) + overlay[inside].astype(np.float32) * opacity
-    out[inside] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    if y1 <= y0 or x1 <= x0:
+        return out
+    window = out[y0:y1, x0:x1].copy()  # contiguous, so cv2.copyTo writes into it
+    mixed = cv2.addWeighted(window, 1.0 - opacity, overlay, opacity, 0.0)
+    cv2.copyTo(mixed, np.ascontiguousarray(mask[y0:y1, x0:x1]), window)
+    out[y0:y1, x0:x1] = window
     return out

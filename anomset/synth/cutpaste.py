@@ -10,15 +10,15 @@ from anomset.context import SampleContext
 from anomset.masks.base import MaskResult
 from anomset.masks.shapes import RectangleMask
 from anomset.registry import SYNTHESIZERS
-from anomset.synth.base import Synthesizer, SynthResult
+from anomset.synth.base import Synthesizer, SynthResult, no_change
 from anomset.synth.color import color_jitter
+from anomset.synth.params import Range
+from anomset.synth.patching import draw_far_point, mask_box, paste_in_mask
 
-Range = tuple[float, float]
 
+class JitterParams(StrictModel):
+    """Colour jitter of the pasted content and how far it must come from (CutPaste and its scar)."""
 
-class CutPasteParams(StrictModel):
-    area_ratio: Range = Field(default=(0.02, 0.15), description="patch area / image area (own mask only)")
-    aspect_ratio: Range = Field(default=(0.3, 3.3), description="patch width / height (own mask only)")
     brightness: float = Field(default=0.1, ge=0, le=1)
     contrast: float = Field(default=0.1, ge=0, le=1)
     saturation: float = Field(default=0.1, ge=0, le=1)
@@ -26,19 +26,24 @@ class CutPasteParams(StrictModel):
     min_shift: float = Field(default=0.1, ge=0, le=1, description="min source→target distance / image side")
 
 
+class CutPasteParams(JitterParams):
+    area_ratio: Range = Field(default=(0.02, 0.15), description="patch area / image area (own mask only)")
+    aspect_ratio: Range = Field(default=(0.3, 3.3), description="patch width / height (own mask only)")
+
+
 def paste_from_elsewhere(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
                          min_shift: float) -> tuple[np.ndarray, list[int]]:
     """Content for the mask's bounding box taken from a randomly shifted box of the same image."""
     h, w = mask.shape
-    ys, xs = np.nonzero(mask)
-    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    y0, y1, x0, x1 = mask_box(mask)
     bh, bw = y1 - y0, x1 - x0
-    need = min_shift * min(h, w)
-    for _ in range(16):
-        sy, sx = int(rng.integers(h - bh + 1)), int(rng.integers(w - bw + 1))
-        if np.hypot(sy - y0, sx - x0) >= need:
-            break
+    sy, sx = draw_far_point(rng, (0, h - bh), (0, w - bw), (y0, x0), min_shift * min(h, w))
     return image[sy:sy + bh, sx:sx + bw], [sx, sy]
+
+
+def jitter(patch: np.ndarray, rng: np.random.Generator, params: JitterParams) -> tuple[np.ndarray, dict[str, float]]:
+    """``color_jitter`` with the strengths of ``params``."""
+    return color_jitter(patch, rng, params.brightness, params.contrast, params.saturation, params.hue)
 
 
 @SYNTHESIZERS.register("cutpaste")
@@ -55,11 +60,10 @@ class CutPaste(Synthesizer):
     def apply(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
               rng: np.random.Generator) -> SynthResult:
         assert mask is not None  # guaranteed by the build: uses_mask is True
+        if not mask.any():
+            return no_change(image)
         p = self.params
         patch, origin = paste_from_elsewhere(image, mask, rng, p.min_shift)
-        patch, jitter = color_jitter(patch, rng, p.brightness, p.contrast, p.saturation, p.hue)
-        ys, xs = np.nonzero(mask)
-        y0, x0 = int(ys.min()), int(xs.min())
-        out = image.copy()
-        out[ys, xs] = patch[ys - y0, xs - x0]
-        return SynthResult(out, mask, {"patch_origin": origin, **jitter})
+        patch, factors = jitter(patch, rng, p)
+        out = paste_in_mask(image, mask, patch, mask_box(mask))
+        return SynthResult(out, mask, {"patch_origin": origin, **factors})

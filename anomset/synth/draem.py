@@ -11,16 +11,36 @@ from anomset.context import SampleContext
 from anomset.masks.base import MaskResult, uniform
 from anomset.masks.perlin import PerlinMask, rotate_image
 from anomset.registry import SYNTHESIZERS
-from anomset.synth.base import Synthesizer, SynthResult
-from anomset.synth.color import blend_in_mask
+from anomset.synth.base import Synthesizer, SynthResult, no_change
+from anomset.synth.color import blend_in_box
+from anomset.synth.params import UnitRange
+from anomset.synth.patching import mask_box
 from anomset.synth.textures import TextureBank
 
 
 class DraemParams(StrictModel):
     texture_dir: str | None = Field(default=None, description="folder of texture images (e.g. DTD)")
-    opacity: tuple[float, float] = Field(default=(0.2, 1.0), description="texture weight in the blend")
+    opacity: UnitRange = Field(default=(0.2, 1.0), description="texture weight in the blend")
     threshold: float = Field(default=0.5, ge=-1.0, le=1.0, description="Perlin threshold (own mask)")
     augmentations: int = Field(default=3, ge=0, le=6, description="random texture augmentations")
+
+
+_LEVELS = np.arange(256, dtype=np.float64)
+
+
+def _lut(image: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Apply a 256-entry per-level map (every point-wise op below is one table lookup)."""
+    return cv2.LUT(image, np.clip(table, 0, 255).astype(np.uint8))
+
+
+def percentile_u8(image: np.ndarray, q: float) -> float:
+    """``np.percentile(image, q)`` (linear interpolation) of a uint8 array, from its histogram."""
+    counts = np.cumsum(cv2.calcHist([image.reshape(-1, 1)], [0], None, [256], [0, 256]).ravel())
+    position = q / 100.0 * (counts[-1] - 1)
+    below = int(position)
+    low = int(np.searchsorted(counts, below, side="right"))
+    high = int(np.searchsorted(counts, below + 1, side="right")) if position > below else low
+    return low + (position - below) * (high - low)
 
 
 def augment_texture(texture: np.ndarray, rng: np.random.Generator, count: int) -> tuple[np.ndarray, list[str]]:
@@ -31,29 +51,31 @@ def augment_texture(texture: np.ndarray, rng: np.random.Generator, count: int) -
     out = texture
     for op in chosen:
         if op == "gamma":
-            gamma = rng.uniform(0.5, 2.0)
-            out = (255.0 * (out / 255.0) ** gamma).astype(np.uint8)
+            out = _lut(out, np.floor(255.0 * (_LEVELS / 255.0) ** rng.uniform(0.5, 2.0)))
         elif op == "brightness":
-            out = np.clip(out.astype(np.float32) * rng.uniform(0.8, 1.2) + rng.uniform(-30, 30), 0, 255)
-            out = out.astype(np.uint8)
+            gain = rng.uniform(0.8, 1.2)
+            # float32 like the pixel-wise formula, so the table matches it level for level
+            table = _LEVELS.astype(np.float32) * np.float32(gain) + np.float32(rng.uniform(-30, 30))
+            out = _lut(out, np.floor(table))
         elif op == "sharpen":
             blur = cv2.GaussianBlur(out, (0, 0), 1.5)
             out = cv2.addWeighted(out, 1.8, blur, -0.8, 0)
         elif op == "hue":
             hsv = cv2.cvtColor(out, cv2.COLOR_RGB2HSV)
-            hsv[..., 0] = ((hsv[..., 0].astype(np.int32) + int(rng.integers(-50, 50))) % 180).astype(np.uint8)
+            shift = int(rng.integers(-50, 50))
+            hsv[..., 0] = cv2.LUT(hsv[..., 0], ((np.arange(256) + shift) % 180).astype(np.uint8))
             out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
         elif op == "solarize":
             level = int(rng.integers(32, 128))
-            out = np.where(out >= level, 255 - out, out).astype(np.uint8)
+            out = _lut(out, np.where(level <= _LEVELS, 255 - _LEVELS, _LEVELS))
         elif op == "posterize":
             bits = int(rng.integers(4, 8))
-            out = (out >> (8 - bits) << (8 - bits)).astype(np.uint8)
+            out = _lut(out, (np.arange(256) >> (8 - bits) << (8 - bits)).astype(np.float64))
         elif op == "invert":
-            out = 255 - out
+            out = _lut(out, 255 - _LEVELS)
         elif op == "autocontrast":
-            low, high = np.percentile(out, (1, 99))
-            out = np.clip((out.astype(np.float32) - low) * 255.0 / max(1.0, high - low), 0, 255).astype(np.uint8)
+            low, high = percentile_u8(out, 1), percentile_u8(out, 99)
+            out = _lut(out, np.floor((_LEVELS - low) * 255.0 / max(1.0, high - low)))
         elif op == "rotate":
             out = rotate_image(out, float(rng.uniform(-90, 90)))
     return np.ascontiguousarray(out), chosen
@@ -76,9 +98,12 @@ class Draem(Synthesizer):
     def apply(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
               rng: np.random.Generator) -> SynthResult:
         assert mask is not None  # guaranteed by the build: uses_mask is True
-        texture, texture_name = self._textures.draw(image.shape[:2], rng)
+        if not mask.any():
+            return no_change(image)
+        box = mask_box(mask)  # texture work only where it is seen
+        texture, texture_name = self._textures.draw(image.shape[:2], rng, box)
         texture, ops = augment_texture(texture, rng, self.params.augmentations)
         opacity = uniform(rng, self.params.opacity)
-        out = blend_in_mask(image, texture, mask, opacity)
+        out = blend_in_box(image, texture, mask, opacity, box)
         return SynthResult(out, mask, {"texture": texture_name, "augmentations": ops,
                                        "opacity": round(opacity, 4)})

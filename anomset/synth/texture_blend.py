@@ -1,0 +1,81 @@
+"""Texture anomalies of the AAAI-24 augmentation framework (Lin et al., "A comprehensive augmentation
+framework for anomaly detection"): a texture blended into a Perlin mask, I_a = (1-β)·I + β·T (eq. 1).
+
+``transparent`` draws β from a range; ``opaque`` is the same with β = 1 (the texture replaces the
+pixels). Both share ``TextureBlend``; they differ only in how β is chosen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from anomset.configurable import StrictModel
+from anomset.context import SampleContext
+from anomset.masks.base import MaskResult, uniform
+from anomset.masks.perlin import PerlinMask
+from anomset.registry import SYNTHESIZERS
+from anomset.synth.base import Synthesizer, SynthResult, no_change
+from anomset.synth.color import blend_in_box
+from anomset.synth.draem import augment_texture
+from anomset.synth.params import UnitRange
+from anomset.synth.patching import mask_box
+from anomset.synth.textures import TextureBank
+
+
+class TextureBlendParams(StrictModel):
+    texture_dir: str | None = Field(default=None, description="folder of texture images (default: built-in)")
+    threshold: float = Field(default=0.5, ge=-1.0, le=1.0, description="Perlin threshold (own mask)")
+    augmentations: int = Field(default=0, ge=0, le=6, description="random DRAEM texture augmentations")
+
+
+class TransparentParams(TextureBlendParams):
+    beta: UnitRange = Field(default=(0.15, 0.85), description="texture weight β in the blend")
+
+
+class TextureBlend(Synthesizer):
+    """Common body of texture anomalies: own Perlin mask, texture under the mask, blend with β."""
+
+    Params = TextureBlendParams
+
+    def __init__(self, **params: object) -> None:
+        super().__init__(**params)
+        self._textures = TextureBank(self.params.texture_dir)
+
+    def beta(self, rng: np.random.Generator) -> float:
+        """The texture weight of this sample."""
+        raise NotImplementedError
+
+    def propose_mask(self, shape: tuple[int, int], context: SampleContext,
+                     rng: np.random.Generator) -> MaskResult:
+        return PerlinMask(threshold=self.params.threshold)(shape, context, rng)
+
+    def apply(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
+              rng: np.random.Generator) -> SynthResult:
+        assert mask is not None  # guaranteed by the build: uses_mask is True
+        if not mask.any():
+            return no_change(image)
+        box = mask_box(mask)
+        texture, texture_name = self._textures.draw(image.shape[:2], rng, box)
+        texture, ops = augment_texture(texture, rng, self.params.augmentations)
+        beta = self.beta(rng)
+        out = blend_in_box(image, texture, mask, beta, box)
+        return SynthResult(out, mask, {"texture": texture_name, "augmentations": ops, "beta": round(beta, 4)})
+
+
+@SYNTHESIZERS.register("transparent")
+class Transparent(TextureBlend):
+    """A texture blended into a Perlin mask with β drawn from a range (AAAI-24 transparent anomaly)."""
+
+    Params = TransparentParams
+
+    def beta(self, rng: np.random.Generator) -> float:
+        return uniform(rng, self.params.beta)
+
+
+@SYNTHESIZERS.register("opaque")
+class Opaque(TextureBlend):
+    """A texture replacing the pixels of a Perlin mask, β = 1 (AAAI-24 opaque anomaly)."""
+
+    def beta(self, rng: np.random.Generator) -> float:
+        return 1.0

@@ -1,0 +1,62 @@
+"""Small realistic inputs for synthesizer tests: toy normals (an object and a texture) and a pool."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from anomset.context import SampleContext
+from anomset.masks.base import MaskResult
+from anomset.sources.base import LoadedItem
+from anomset.sources.toy import ToySource
+from anomset.synth.base import Synthesizer, SynthResult
+
+SIZE = 96
+
+
+class ListPool:
+    """The part of the build's ClassPool that synthesizers use, over preloaded images."""
+
+    def __init__(self, images: list[np.ndarray]) -> None:
+        self.images = images
+
+    def other_normal(self, rng: np.random.Generator) -> np.ndarray:
+        return self.images[int(rng.integers(len(self.images)))]
+
+    def defect_masks(self) -> list[np.ndarray]:
+        return []
+
+
+@functools.lru_cache(maxsize=4)
+def toy_items(class_name: str, size: int = SIZE) -> tuple[LoadedItem, ...]:
+    source = ToySource(image_size=size, classes=[class_name], train_normals=3, test_normals=0,
+                       defects_per_type=0)
+    return tuple(source.load(item) for item in source.items(class_name))
+
+
+def context_for(class_name: str, size: int = SIZE, index: int = 0) -> tuple[np.ndarray, SampleContext]:
+    """A normal image of a toy class and its context, with the class's other normals as pool."""
+    items = toy_items(class_name, size)
+    item = items[index]
+    pool = ListPool([it.image for it in items if it is not item])
+    context = SampleContext(class_name, item.foreground, item.regions, pool, class_name in ("brick", "gravel"))
+    return item.image, context
+
+
+def synthesize(synth: Synthesizer, image: np.ndarray, context: SampleContext,
+               seed: int) -> tuple[MaskResult | None, SynthResult]:
+    """One pair the way build/render.py makes it: own mask, restricted to the foreground, then apply."""
+    rng = np.random.default_rng(seed)
+    drawn = None
+    mask = None
+    if synth.uses_mask:
+        drawn = synth.propose_mask(image.shape[:2], context, rng)
+        mask = drawn.mask & context.foreground
+    return drawn, synth.apply(image, mask, context, rng)
+
+
+@pytest.fixture(params=["board", "brick"])
+def toy_input(request) -> tuple[np.ndarray, SampleContext]:
+    return context_for(request.param)
