@@ -87,11 +87,13 @@ def validate(recipe: Path) -> None:
     """Check RECIPE and its source without building anything."""
     from anomset.build.launch import open_source
     from anomset.build.plan import make_plan
+    from anomset.build.render import Renderer
     from anomset.recipe import load_recipe
 
     loaded = load_recipe(recipe)
-    _, index = open_source(loaded)
+    source, index = open_source(loaded)
     plan = make_plan(loaded, index)
+    Renderer(loaded, source, index)  # checks that every synthesizer fits its class
     samples = sum(len(s.samples) for s in plan)
     click.echo(f"ok: {recipe} ({len(loaded.recipe.classes)} classes, {samples} samples in {len(plan)} shards, "
                f"recipe_hash {loaded.recipe_hash[:12]})")

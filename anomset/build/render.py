@@ -10,7 +10,7 @@ import numpy as np
 
 from anomset.build.plan import REAL, SYNTHETIC, SampleSpec
 from anomset.context import SampleContext
-from anomset.errors import SynthesisError
+from anomset.errors import RecipeError, SynthesisError
 from anomset.masks.base import MaskStrategy, binarize
 from anomset.masks.foreground import connected_regions, estimate_foreground
 from anomset.recipe.load import LoadedRecipe, build_component
@@ -111,6 +111,10 @@ class Renderer:
                 where = f"classes.{class_name}.generate[{i}]"
                 synth = build_component(SYNTHESIZERS, entry.synthesizer, entry.params, file=loaded.path,
                                         field=f"{where}.synthesizer")
+                if not synth.for_textures and source.is_texture(class_name):
+                    raise RecipeError(f"{entry.synthesizer} needs object components, but {class_name!r} is a texture",
+                                      file=loaded.path, field=f"{where}.synthesizer",
+                                      fix="use it on object classes only")
                 strategy = None
                 if entry.mask is not None:
                     strategy = build_component(MASKS, entry.mask.strategy, entry.mask.params,

@@ -38,6 +38,8 @@ class Synthesizer(Configurable):
     """
 
     uses_mask: ClassVar[bool] = True
+    # False for methods that need object components (logical): a recipe may not use them on textures.
+    for_textures: ClassVar[bool] = True
 
     def outside_tolerance(self) -> int:
         """Largest per-channel change (0-255) a pixel outside the returned mask may show; 0 means

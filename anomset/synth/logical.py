@@ -127,6 +127,7 @@ class Logical(Synthesizer):
 
     Params = LogicalParams
     uses_mask = False
+    for_textures = False
 
     def apply(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
               rng: np.random.Generator) -> SynthResult:

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from anomset.build.launch import open_source
 from anomset.build.plan import make_plan
+from anomset.build.render import Renderer
 from anomset.cli import main
 from anomset.errors import RecipeError
 from anomset.recipe import load_recipe, load_recipe_text
@@ -39,7 +40,7 @@ CASES: list[tuple[str, Edit, str, str]] = [
     ("misspelt top-level key", _rename_top("classes", "clases"), "",
      "unknown field 'clases'; did you mean 'classes'?"),
     ("unknown synthesizer", _set(f"{G0}.synthesizer", "cutpast"), "classes.brick.generate[0].synthesizer",
-     "unknown synthesizer 'cutpast'; did you mean 'cutpaste'?"),
+     "unknown synthesizer 'cutpast'; did you mean 'cutpaste'"),
     ("count not an integer", _set(f"{G0}.count", "ten"), "classes.brick.generate[0].count", "valid integer"),
     ("negative count", _set(f"{G0}.count", -3), "classes.brick.generate[0].count", "greater than or equal to 0"),
     ("misspelt synthesizer param", _set(f"{G0}.params", {"aera_ratio": [0.1, 0.2]}),
@@ -62,6 +63,10 @@ CASES: list[tuple[str, Edit, str, str]] = [
     ("class the source lacks", _set("classes.gravel", {}), "classes.gravel", "the source has no class 'gravel'"),
     ("bad dataset name", _set("name", "my dataset"), "name", "a Hub repo name"),
     ("no classes", _set("classes", {}), "classes", "at least 1 item"),
+    ("logical anomalies on a texture", _set(f"{G0}.synthesizer", "logical"), "classes.brick.generate[0].synthesizer",
+     "logical needs object components, but 'brick' is a texture"),
+    ("mask for a method that places its own change", _set("classes.washer.generate.0.synthesizer", "rotation"),
+     "classes.washer.generate[0].mask", "rotation places its own change and takes no mask"),
 ]
 
 
@@ -72,8 +77,9 @@ def test_bad_recipe_message(tmp_path: Path, label: str, edit: Edit, field: str, 
     path = write_recipe(tmp_path / "bad.yaml", recipe)
     with pytest.raises(RecipeError) as info:
         loaded = load_recipe(path)
-        _, index = open_source(loaded)
+        source, index = open_source(loaded)
         make_plan(loaded, index)
+        Renderer(loaded, source, index)
     text = str(info.value)
     assert "\n" not in text
     assert text.startswith(f"{path}: {field + ': ' if field else ''}"), text
