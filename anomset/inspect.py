@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import tarfile
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +11,7 @@ from anomset.build.manifest import read_manifest
 from anomset.build.shards import IMAGE_MEMBER, JSON_MEMBER, LABEL_MEMBER, MASK_MEMBER, file_sha256
 from anomset.build.state import PARTIAL_SUFFIX
 from anomset.errors import OutputError
+from anomset.shard_reader import decode_json, iter_tar
 
 MEMBERS = frozenset({IMAGE_MEMBER, MASK_MEMBER, LABEL_MEMBER, JSON_MEMBER})
 
@@ -34,28 +32,6 @@ class Inspection:
     @property
     def samples(self) -> int:
         return sum(self.counts.values())
-
-
-def iter_samples(path: Path, suffixes: frozenset[str] = MEMBERS) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """``(key, {suffix: bytes})`` for every sample of a shard, reading only the wanted members."""
-    key: str | None = None
-    parts: dict[str, bytes] = {}
-    try:
-        with tarfile.open(path, "r:") as tar:
-            for member in tar:
-                sample, _, suffix = member.name.partition(".")
-                if sample != key:
-                    if key is not None:
-                        yield key, parts
-                    key, parts = sample, {}
-                parts.setdefault(suffix, b"")  # record presence even when not read
-                if suffix in suffixes and member.isfile():
-                    parts[suffix] = tar.extractfile(member).read()  # type: ignore[union-attr]
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise OutputError(f"shard is not a readable tar ({exc})", file=str(path),
-                          fix="rerun anomset build to rewrite it") from None
-    if key is not None:
-        yield key, parts
 
 
 def inspect_output(out_dir: Path | str, verify: bool = True) -> Inspection:
@@ -97,11 +73,11 @@ def _check_shard(path: Path, record: dict[str, Any], verify: bool, result: Inspe
         raise OutputError("shard sha256 differs from manifest.json", file=str(path),
                           fix="rerun anomset build to rewrite it")
     samples = 0
-    for key, parts in iter_samples(path, frozenset({JSON_MEMBER, LABEL_MEMBER})):
+    for key, parts in iter_tar(path, (JSON_MEMBER, LABEL_MEMBER)):
         if set(parts) != MEMBERS:
             raise OutputError(f"sample {key} has members {', '.join(sorted(parts))}; expected "
                               f"{', '.join(sorted(MEMBERS))}", file=str(path))
-        meta = _json(parts[JSON_MEMBER], path, key)
+        meta = decode_json(parts, path, key)
         if (meta.get("class"), meta.get("split")) != (record["class"], record["split"]):
             raise OutputError(f"sample {key} is {meta.get('class')}/{meta.get('split')} in a "
                               f"{record['class']}/{record['split']} shard", file=str(path))
@@ -113,13 +89,6 @@ def _check_shard(path: Path, record: dict[str, Any], verify: bool, result: Inspe
         raise OutputError(f"shard holds {samples} samples but manifest.json says {record['samples']}",
                           file=str(path), fix="rerun anomset build to rewrite it")
     result.shards_by_split[(record["class"], record["split"])] += 1
-
-
-def _json(data: bytes, path: Path, key: str) -> dict[str, Any]:
-    try:
-        return json.loads(data)
-    except ValueError:
-        raise OutputError(f"sample {key} has invalid json", file=str(path)) from None
 
 
 def format_inspection(result: Inspection) -> str:

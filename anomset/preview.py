@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,15 +11,14 @@ import cv2
 import numpy as np
 
 from anomset.build.manifest import read_manifest
-from anomset.build.shards import IMAGE_MEMBER, JSON_MEMBER, MASK_MEMBER
+from anomset.build.shards import IMAGE_MEMBER, JSON_MEMBER, MASK_MEMBER, encode_png
 from anomset.errors import OutputError
-from anomset.inspect import iter_samples
+from anomset.grid import PNG_COMPRESSION, arrange, overlay_tile, square_rows
 from anomset.sample import GOOD
+from anomset.shard_reader import decode_image, decode_json, decode_mask, iter_tar
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 BACKGROUND = (24, 24, 24)
-FILL = np.array([255, 40, 40], np.float32)  # RGB
-OUTLINE = (255, 230, 0)
 FRAME_NORMAL, FRAME_ANOMALY = (70, 190, 90), (230, 60, 60)
 GAP, LINE_H = 6, 15
 
@@ -45,8 +42,8 @@ def choose(out_dir: Path, manifest: dict[str, Any], class_name: str | None, spli
     groups: dict[str, dict[str, list[Chosen]]] = defaultdict(lambda: defaultdict(list))
     for shard in sorted(shards, key=lambda s: s["path"]):
         path = out_dir / shard["path"]
-        for key, parts in iter_samples(path, frozenset({JSON_MEMBER})):
-            meta = json.loads(parts[JSON_MEMBER])
+        for key, members in iter_tar(path, (JSON_MEMBER,)):
+            meta = decode_json(members, path, key)
             groups[meta.get("class", "")][meta.get("defect_type", GOOD)].append(Chosen(path, key, meta))
     chosen = []
     classes = sorted(groups)
@@ -76,35 +73,16 @@ def load_pixels(chosen: list[Chosen]) -> list[tuple[np.ndarray, np.ndarray]]:
         wanted[c.shard].add(c.key)
     pixels: dict[tuple[Path, str], tuple[np.ndarray, np.ndarray]] = {}
     for shard, keys in wanted.items():
-        for key, parts in iter_samples(shard, frozenset({IMAGE_MEMBER, MASK_MEMBER})):
+        for key, members in iter_tar(shard, (IMAGE_MEMBER, MASK_MEMBER)):
             if key in keys:
-                image = cv2.imdecode(np.frombuffer(parts[IMAGE_MEMBER], np.uint8), cv2.IMREAD_COLOR)
-                mask = cv2.imdecode(np.frombuffer(parts[MASK_MEMBER], np.uint8), cv2.IMREAD_GRAYSCALE)
-                if image is None or mask is None:
-                    raise OutputError(f"sample {key} has an undecodable image or mask", file=str(shard))
-                pixels[(shard, key)] = (cv2.cvtColor(image, cv2.COLOR_BGR2RGB), mask)
+                pixels[(shard, key)] = (decode_image(members, shard, key), decode_mask(members, shard, key))
     return [pixels[(c.shard, c.key)] for c in chosen]
-
-
-def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The image with a translucent fill inside the mask and its contour drawn on top."""
-    inside = mask > 0
-    out = image.astype(np.float32)
-    out[inside] = out[inside] * 0.6 + FILL * 0.4
-    out = out.astype(np.uint8)
-    contours, _ = cv2.findContours(inside.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    cv2.drawContours(out, contours, -1, OUTLINE, 1, cv2.LINE_AA)
-    return out
 
 
 def tile(image: np.ndarray, mask: np.ndarray, meta: dict[str, Any], width: int) -> np.ndarray:
     """One labelled cell: framed image with overlay, then two text lines (class / defect, split | origin)."""
-    h, w = mask.shape
-    height = max(1, round(width * h / w))
-    image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if w > width else cv2.INTER_LINEAR)
-    mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
     defect = meta.get("defect_type", GOOD)
-    framed = cv2.copyMakeBorder(overlay(image, mask), 2, 2, 2, 2, cv2.BORDER_CONSTANT,
+    framed = cv2.copyMakeBorder(overlay_tile(image, mask, width), 2, 2, 2, 2, cv2.BORDER_CONSTANT,
                                 value=FRAME_NORMAL if defect == GOOD else FRAME_ANOMALY)
     band = np.full((2 * LINE_H + 6, framed.shape[1], 3), BACKGROUND, np.uint8)
     lines = [(f"{meta.get('class', '?')} / {defect}", (240, 240, 240)),
@@ -124,17 +102,10 @@ def fit(text: str, width: int, scale: float = 0.42) -> str:
 
 def grid(tiles: list[np.ndarray], title: str) -> np.ndarray:
     """Tiles in a near-square grid under a title line."""
-    cols = math.ceil(math.sqrt(len(tiles)))
-    rows = math.ceil(len(tiles) / cols)
-    th, tw = max(t.shape[0] for t in tiles), max(t.shape[1] for t in tiles)
-    width = cols * tw + (cols + 1) * GAP
-    canvas = np.full((LINE_H + 2 * GAP + rows * (th + GAP), width, 3), BACKGROUND, np.uint8)
-    cv2.putText(canvas, fit(title, width - 2 * GAP, 0.5), (GAP, LINE_H + 2), FONT, 0.5, (255, 255, 255), 1,
+    tiled = arrange(square_rows(tiles), GAP, BACKGROUND)
+    canvas = np.vstack([np.full((LINE_H + GAP, tiled.shape[1], 3), BACKGROUND, np.uint8), tiled])
+    cv2.putText(canvas, fit(title, canvas.shape[1] - 2 * GAP, 0.5), (GAP, LINE_H + 2), FONT, 0.5, (255, 255, 255), 1,
                 cv2.LINE_AA)
-    for i, t in enumerate(tiles):
-        y = LINE_H + 2 * GAP + (i // cols) * (th + GAP)
-        x = GAP + (i % cols) * (tw + GAP)
-        canvas[y:y + t.shape[0], x:x + t.shape[1]] = t
     return canvas
 
 
@@ -160,13 +131,10 @@ def write_preview(out_dir: Path | str, png: Path | str, class_name: str | None =
                   count: int = 16) -> int:
     """Render the preview and write it to ``png``; returns the number of samples shown."""
     picture, shown = render_preview(out_dir, class_name, split, count)
-    ok, data = cv2.imencode(".png", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OutputError("PNG encoding failed", file=str(png))
     png = Path(png)
     try:
         png.parent.mkdir(parents=True, exist_ok=True)
-        png.write_bytes(data.tobytes())
+        png.write_bytes(encode_png(picture, PNG_COMPRESSION))
     except OSError as exc:
         raise OutputError(f"cannot write the preview: {exc.strerror}", file=str(png)) from None
     return shown

@@ -13,7 +13,6 @@ import argparse
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +23,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from anomset.build.shards import encode_png, write_tar  # noqa: E402
+from anomset.build.shards import IMAGE_MEMBER, MASK_MEMBER, encode_png, write_tar  # noqa: E402
+from anomset.shard_reader import decode_image, decode_mask, iter_built  # noqa: E402
 
 
 def timed_build(recipe: Path, out: Path, processes: int) -> float:
@@ -42,16 +42,8 @@ def timed_build(recipe: Path, out: Path, processes: int) -> float:
 
 
 def decoded_pairs(out: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    pairs = []
-    for shard in sorted((out / "data").rglob("*.tar")):
-        with tarfile.open(shard) as tar:
-            members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
-        for name in sorted(n for n in members if n.endswith(".image.png")):
-            key = name.split(".", 1)[0]
-            image = cv2.imdecode(np.frombuffer(members[name], np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
-            mask = cv2.imdecode(np.frombuffer(members[f"{key}.mask.png"], np.uint8), cv2.IMREAD_GRAYSCALE)
-            pairs.append((key, np.ascontiguousarray(image), mask))
-    return pairs
+    return [(key, decode_image(members, shard, key), decode_mask(members, shard, key))
+            for shard, key, members in iter_built(out, suffixes=(IMAGE_MEMBER, MASK_MEMBER))]
 
 
 def timed_encode(pairs: list[tuple[str, np.ndarray, np.ndarray]], folder: Path) -> float:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from anomset.errors import RecipeError, SourceError
-from anomset.hub.assets import iter_samples
 from anomset.recipe import load_recipe_text
+from anomset.shard_reader import iter_decoded
 from anomset.sources.hf import HfSource
 
 from .conftest import build_tiny
@@ -18,7 +18,7 @@ from .conftest import build_tiny
 
 def samples_by_key(out: Path) -> dict[str, tuple[np.ndarray, np.ndarray, dict]]:
     manifest = json.loads((out / "manifest.json").read_text())
-    return {meta["key"]: (image, mask, meta) for image, mask, meta in iter_samples(out, manifest)}
+    return {meta["key"]: (image, mask, meta) for image, mask, meta in iter_decoded(out, manifest)}
 
 
 def test_index_maps_columns_back_to_source_items(built):

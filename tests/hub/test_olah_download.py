@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from anomset.hub.assets import iter_samples
 from anomset.hub.push import push
+from anomset.shard_reader import iter_decoded
 
 from .fake_hub import FakeHfApi
 
@@ -171,7 +171,7 @@ def test_load_dataset_through_olah_returns_what_was_built(built, olah_server, tm
     assert out["missing_file"] in ("RevisionNotFoundError", "RepositoryNotFoundError")
     assert out["tags"] == [TAG]
     manifest = json.loads((built / "manifest.json").read_text())
-    local = {meta["key"]: (image, mask, meta) for image, mask, meta in iter_samples(built, manifest)}
+    local = {meta["key"]: (image, mask, meta) for image, mask, meta in iter_decoded(built, manifest)}
     for config in ("all", "brick"):
         for split, rows in out[config].items():
             expected = {k for k, (_, _, m) in local.items()

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from anomset.build.manifest import read_manifest
 from anomset.cli import main
-from anomset.preview import choose, overlay, share
+from anomset.grid import overlay
+from anomset.preview import choose, share
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,86 @@
+"""Reading built shards: one tar's samples in member order, their decoded members, a built folder's samples."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from collections.abc import Collection, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from anomset.build.manifest import read_manifest
+from anomset.build.shards import IMAGE_MEMBER, JSON_MEMBER, MASK_MEMBER
+from anomset.errors import OutputError
+
+Members = dict[str, bytes]
+
+
+def iter_tar(path: Path, suffixes: Collection[str] | None = None) -> Iterator[tuple[str, Members]]:
+    """``(key, {suffix: bytes})`` per sample in member order, reading only ``suffixes`` (all when None).
+
+    Members not read still appear, as ``b""``, so callers can check which a sample has.
+    """
+    key: str | None = None
+    members: Members = {}
+    try:
+        with tarfile.open(path, "r:") as tar:
+            for member in tar:
+                sample, _, suffix = member.name.partition(".")
+                if sample != key:
+                    if key is not None:
+                        yield key, members
+                    key, members = sample, {}
+                members.setdefault(suffix, b"")
+                if (suffixes is None or suffix in suffixes) and member.isfile():
+                    members[suffix] = tar.extractfile(member).read()  # type: ignore[union-attr]
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise OutputError(f"shard is not a readable tar ({exc})", file=str(path),
+                          fix="rerun anomset build to rewrite it") from None
+    if key is not None:
+        yield key, members
+
+
+def iter_built(out_dir: Path | str, manifest: Mapping[str, Any] | None = None,
+               suffixes: Collection[str] | None = None) -> Iterator[tuple[Path, str, Members]]:
+    """``(shard, key, members)`` of every sample of a built folder, in manifest shard order."""
+    out = Path(out_dir)
+    for shard in (manifest or read_manifest(out))["shards"]:
+        path = out / shard["path"]
+        for key, members in iter_tar(path, suffixes):
+            yield path, key, members
+
+
+def iter_decoded(out_dir: Path | str, manifest: Mapping[str, Any] | None = None
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
+    """``(RGB image, mask, json)`` of every sample of a built folder, in manifest order."""
+    for shard, key, members in iter_built(out_dir, manifest, (IMAGE_MEMBER, MASK_MEMBER, JSON_MEMBER)):
+        yield decode_image(members, shard, key), decode_mask(members, shard, key), decode_json(members, shard, key)
+
+
+def decode_image(members: Mapping[str, bytes], shard: Path, key: str) -> np.ndarray:
+    """The sample's image as RGB uint8 (H×W×3)."""
+    return cv2.cvtColor(_decode(members, IMAGE_MEMBER, cv2.IMREAD_COLOR, shard, key), cv2.COLOR_BGR2RGB)
+
+
+def decode_mask(members: Mapping[str, bytes], shard: Path, key: str) -> np.ndarray:
+    """The sample's mask as uint8 (H×W)."""
+    return _decode(members, MASK_MEMBER, cv2.IMREAD_GRAYSCALE, shard, key)
+
+
+def decode_json(members: Mapping[str, bytes], shard: Path, key: str) -> dict[str, Any]:
+    """The sample's json metadata."""
+    try:
+        return json.loads(members.get(JSON_MEMBER) or b"")
+    except ValueError:
+        raise OutputError(f"sample {key} has invalid json", file=str(shard)) from None
+
+
+def _decode(members: Mapping[str, bytes], suffix: str, flags: int, shard: Path, key: str) -> np.ndarray:
+    data = members.get(suffix) or b""
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), flags) if data else None
+    if array is None:
+        raise OutputError(f"sample {key} has an undecodable {suffix}", file=str(shard))
+    return array
