@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from anomset.build.shards import encode_png
+from anomset.build.shards import IMAGE_MEMBER, JSON_MEMBER, MASK_MEMBER, encode_png
 from anomset.build.state import write_atomic
 from anomset.grid import PNG_COMPRESSION, arrange, overlay_tile
-from anomset.shard_reader import iter_decoded
+from anomset.shard_reader import decode_image, decode_json, decode_mask, iter_built
 
 ASSETS_DIR = "assets"
 TILE = 128
@@ -36,12 +36,18 @@ def write_assets(out_dir: Path | str, manifest: dict[str, Any]) -> dict[str, Any
     wanted = {g for splits in manifest["counts"].values() for c in splits.values() for g in c["by_generator"]}
     grid: dict[str, list[np.ndarray]] = {c: [] for c in manifest["counts"]}
     rows: dict[str, list[np.ndarray]] = {g: [] for g in sorted(wanted)}
-    for image, mask, meta in iter_decoded(out, manifest):
+    # Choose from the json alone and decode only the chosen pixels: most samples are never drawn.
+    for shard, key, members in iter_built(out, manifest, (IMAGE_MEMBER, MASK_MEMBER, JSON_MEMBER)):
+        meta = decode_json(members, shard, key)
         cls, gen = meta.get("class", ""), generator_name(meta)
-        if mask.any() and len(grid.get(cls, [0] * PER_CLASS)) < PER_CLASS:
-            grid[cls].append(overlay_tile(image, mask, TILE))
-        if gen in rows and len(rows[gen]) < PER_GENERATOR:
-            rows[gen].append(overlay_tile(image, mask, TILE))
+        in_grid = meta.get("mask_area", 0) > 0 and len(grid.get(cls, [0] * PER_CLASS)) < PER_CLASS
+        in_row = gen in rows and len(rows[gen]) < PER_GENERATOR
+        if in_grid or in_row:
+            tile = overlay_tile(decode_image(members, shard, key), decode_mask(members, shard, key), TILE)
+            if in_grid:
+                grid[cls].append(tile)
+            if in_row:
+                rows[gen].append(tile)
         if all(len(v) >= PER_CLASS for v in grid.values()) and all(len(v) >= PER_GENERATOR for v in rows.values()):
             break
     written: dict[str, Any] = {"preview": None, "generators": {}}
