@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 GOOD = "good"
@@ -62,8 +63,9 @@ class SampleMeta:
 
 
 def mask_stats(mask: np.ndarray) -> tuple[int, list[int]]:
-    """Foreground pixel count and exclusive bounding box ``[x0, y0, x1, y1]`` of a mask."""
-    ys, xs = np.nonzero(mask)
-    if ys.size == 0:
+    """Foreground pixel count and exclusive bounding box ``[x0, y0, x1, y1]`` of a uint8 mask."""
+    area = cv2.countNonZero(mask)
+    if area == 0:
         return 0, [0, 0, 0, 0]
-    return int(ys.size), [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+    x, y, w, h = cv2.boundingRect(mask)
+    return int(area), [int(x), int(y), int(x + w), int(y + h)]

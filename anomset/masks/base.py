@@ -34,13 +34,21 @@ def binarize(mask: np.ndarray) -> np.ndarray:
 
 
 def random_point_in(region: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
-    """A uniformly drawn (x, y) among the non-zero pixels of ``region`` (anywhere if it is empty)."""
-    ys, xs = np.nonzero(region)
-    if ys.size == 0:
+    """A uniformly drawn (x, y) among the non-zero pixels of ``region`` (anywhere if it is empty).
+
+    Draws the k-th non-zero pixel in row-major order without listing every pixel: per-row counts
+    find the row, then only that row is searched.
+    """
+    per_row = np.count_nonzero(region, axis=1)
+    total = int(per_row.sum())
+    if total == 0:
         h, w = region.shape[:2]
         return int(rng.integers(w)), int(rng.integers(h))
-    i = int(rng.integers(ys.size))
-    return int(xs[i]), int(ys[i])
+    k = int(rng.integers(total))
+    ends = np.cumsum(per_row)
+    row = int(np.searchsorted(ends, k, side="right"))
+    column = np.flatnonzero(region[row])[k - (int(ends[row]) - int(per_row[row]))]
+    return int(column), row
 
 
 def rotated_rectangle(shape: tuple[int, int], center: tuple[float, float], size: tuple[float, float],

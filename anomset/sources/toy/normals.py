@@ -29,18 +29,26 @@ def _photo(name: str) -> np.ndarray:
     return np.asarray(getattr(skimage.data, name)(), dtype=np.uint8)
 
 
+@functools.lru_cache(maxsize=8)
+def _unit_axes(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-centre coordinates in [0, 1) as a column (y) and a row (x), float32."""
+    return ((np.arange(h, dtype=np.float32) / h)[:, None], (np.arange(w, dtype=np.float32) / w)[None, :])
+
+
 def _lighting(shape: tuple[int, int], rng: np.random.Generator, strength: float) -> np.ndarray:
-    """A smooth multiplicative illumination field around 1."""
-    h, w = shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    """A smooth multiplicative illumination field around 1 (a linear ramp in a random direction)."""
+    ys, xs = _unit_axes(*shape)
     angle = rng.uniform(0, 2 * np.pi)
-    ramp = (np.cos(angle) * xx / w + np.sin(angle) * yy / h) - 0.5
-    return (1.0 + strength * rng.uniform(0.3, 1.0) * ramp).astype(np.float32)
+    gain = np.float32(strength * rng.uniform(0.3, 1.0))
+    return 1.0 + gain * ((np.float32(np.cos(angle)) * xs - 0.5) + np.float32(np.sin(angle)) * ys)
 
 
 def _sensor_noise(image: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
-    noisy = image.astype(np.float32) + rng.standard_normal(image.shape, dtype=np.float32) * np.float32(sigma)
-    return np.clip(noisy, 0, 255).astype(np.uint8)
+    """Add per-pixel noise (a sum of two uniform integers: triangular, std about ``sigma``)."""
+    half = max(1, round(sigma * 1.2))
+    noise = rng.integers(-half, half + 1, image.shape, dtype=np.int16)
+    noise += rng.integers(-half, half + 1, image.shape, dtype=np.int16)
+    return np.clip(image.astype(np.int16) + noise, 0, 255).astype(np.uint8)
 
 
 def render_texture(name: str, size: int, rng: np.random.Generator) -> ToyRender:
@@ -62,8 +70,7 @@ def render_texture(name: str, size: int, rng: np.random.Generator) -> ToyRender:
 
 def _plain_background(size: int, rng: np.random.Generator, base: tuple[int, int, int]) -> np.ndarray:
     color = np.array(base, np.float32) + rng.normal(0, 4, 3).astype(np.float32)
-    field_ = np.ones((size, size, 3), np.float32) * color * _lighting((size, size), rng, 0.15)[..., None]
-    return np.clip(field_, 0, 255)
+    return np.clip(_lighting((size, size), rng, 0.15)[..., None] * color, 0, 255)
 
 
 def render_washer(size: int, rng: np.random.Generator) -> ToyRender:
@@ -74,15 +81,17 @@ def render_washer(size: int, rng: np.random.Generator) -> ToyRender:
     cy = size / 2 + rng.normal(0, size * 0.02)
     outer = size * rng.uniform(0.33, 0.36)
     inner = outer * rng.uniform(0.42, 0.47)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    radius = np.hypot(xx - cx, yy - cy)
+    ys, xs = _unit_axes(size, size)
+    dx = np.ascontiguousarray(np.broadcast_to(xs * size - np.float32(cx), (size, size)))
+    dy = np.ascontiguousarray(np.broadcast_to(ys * size - np.float32(cy), (size, size)))
+    radius, theta = cv2.cartToPolar(dx, dy)
     ring = (radius <= outer) & (radius >= inner)
-    theta = np.arctan2(yy - cy, xx - cx)
-    brushed = 0.85 + 0.08 * np.sin(theta * rng.integers(30, 60) + rng.uniform(0, 6.28))
-    shade = 0.75 + 0.25 * np.cos(theta - rng.uniform(0, 6.28)) * (radius - inner) / max(1.0, outer - inner)
-    metal = np.array([170, 172, 178], np.float32) * rng.uniform(0.9, 1.1)
-    metal_rgb = metal[None, None, :] * (brushed * shade)[..., None]
-    canvas[ring] = metal_rgb[ring]
+    theta = theta[ring]
+    brushed = 0.85 + 0.08 * np.sin(theta * np.float32(rng.integers(30, 60)) + np.float32(rng.uniform(0, 6.28)))
+    shade = 0.75 + 0.25 * np.cos(theta - np.float32(rng.uniform(0, 6.28))) * (radius[ring] - inner) / max(
+        1.0, outer - inner)
+    metal = np.array([170, 172, 178], np.float32) * np.float32(rng.uniform(0.9, 1.1))
+    canvas[ring] = metal[None, :] * (brushed * shade)[:, None]
     foreground = np.where(ring, 255, 0).astype(np.uint8)
     image = _sensor_noise(cv2.GaussianBlur(np.clip(canvas, 0, 255), (3, 3), 0.6), rng, 1.5)
     return ToyRender(image, foreground, [foreground.copy()], [tuple(int(v) for v in metal)], bg_color)
@@ -96,7 +105,7 @@ def render_board(size: int, rng: np.random.Generator) -> ToyRender:
     board_color = np.array([30, 110, 60], np.float32) + rng.normal(0, 5, 3).astype(np.float32)
     board = np.zeros((size, size), np.uint8)
     cv2.rectangle(board, (margin, margin), (size - margin, size - margin), 255, -1)
-    canvas[board > 0] = board_color
+    cv2.rectangle(canvas, (margin, margin), (size - margin, size - margin), board_color.tolist(), -1)
     # Traces: thin lighter lines, part of the board's normal look.
     for i in range(4):
         y = int(margin + (i + 1) * (size - 2 * margin) / 5 + rng.normal(0, 2))
@@ -108,18 +117,18 @@ def render_board(size: int, rng: np.random.Generator) -> ToyRender:
     for fx, fy in chips:
         cx, cy = fx * size + rng.normal(0, 2 * s), fy * size + rng.normal(0, 2 * s)
         w, h = 34 * s * rng.uniform(0.95, 1.05), 22 * s * rng.uniform(0.95, 1.05)
-        region = np.zeros((size, size), np.uint8)
-        cv2.rectangle(region, (int(cx - w / 2), int(cy - h / 2)), (int(cx + w / 2), int(cy + h / 2)), 255, -1)
+        corners = (int(cx - w / 2), int(cy - h / 2)), (int(cx + w / 2), int(cy + h / 2))
+        region = cv2.rectangle(np.zeros((size, size), np.uint8), *corners, 255, -1)
         color = (int(25 + rng.integers(0, 10)),) * 3
-        canvas[region > 0] = color
+        cv2.rectangle(canvas, *corners, color, -1)
         regions.append(region)
         colors.append(color)
     for fx, fy in [(0.25, 0.72), (0.75, 0.72)]:
         cx, cy = fx * size + rng.normal(0, 2 * s), fy * size + rng.normal(0, 2 * s)
-        region = np.zeros((size, size), np.uint8)
-        cv2.circle(region, (int(cx), int(cy)), int(11 * s * rng.uniform(0.95, 1.05)), 255, -1)
+        center, radius = (int(cx), int(cy)), int(11 * s * rng.uniform(0.95, 1.05))
+        region = cv2.circle(np.zeros((size, size), np.uint8), center, radius, 255, -1)
         color = (int(40 + rng.integers(0, 15)), int(70 + rng.integers(0, 15)), int(170 + rng.integers(0, 20)))
-        canvas[region > 0] = color
+        cv2.circle(canvas, center, radius, color, -1)
         regions.append(region)
         colors.append(color)
     image = _sensor_noise(cv2.GaussianBlur(np.clip(canvas, 0, 255), (3, 3), 0.5), rng, 1.5)
