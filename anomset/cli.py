@@ -72,7 +72,7 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
         note = f" ({skipped} already done)" if skipped else ""
         procs = f", {result.processes} processes" if result.processes > 1 else ""
         click.echo(f"built {result.manifest['total_samples']} samples in {result.shards_total} shards{note}{procs} "
-                   f"-> {result.out_dir}")
+                   f"-> {result.out_dir} (rendering took {result.render_seconds:.1f} s)")
         if push_after:
             from anomset.hub.push import push as push_folder
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ class BuildResult:
     shards_total: int
     shards_written: int
     processes: int
+    render_seconds: float  # wall time of the parallel phase (all ranks writing shards)
     manifest: dict[str, Any] | None
 
 
@@ -94,8 +96,9 @@ def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = Fa
         write_atomic(state.out / "recipe.yaml", loaded.to_yaml().encode("utf-8"))
         state.verify_and_clean([s.relpath for s in plan])
     ranks.barrier()
+    started = time.perf_counter()
     pending = [s for s in plan if not state.is_done(s.relpath)]
-    mine = pending[ranks.rank::ranks.world]
+    mine = share_of(pending, ranks.rank, ranks.world)
     error: AnomsetError | None = None
     try:
         _write_shards(mine, renderer, state, loaded.recipe.output.png_compression, progress and ranks.is_main)
@@ -105,11 +108,23 @@ def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = Fa
         if error is not None:
             raise error
         raise AnomsetError("another process failed; see its message above")
+    render_seconds = time.perf_counter() - started
     manifest = None
     if ranks.is_main:
         manifest = finalize(loaded, source, plan, state)
     ranks.barrier()
-    return BuildResult(state.out, action, len(plan), len(pending), ranks.world, manifest)
+    return BuildResult(state.out, action, len(plan), len(pending), ranks.world, render_seconds, manifest)
+
+
+def share_of(pending: list[ShardSpec], rank: int, world: int) -> list[ShardSpec]:
+    """This rank's contiguous block of the pending shards (sizes differ by at most one shard).
+
+    Contiguous rather than strided (``pending[rank::world]``): the plan is sorted by class, so a
+    rank keeps to few classes and loads each class's source images (and, for learned generators,
+    each class's model state) once instead of every rank loading every class.
+    """
+    start, stop = rank * len(pending) // world, (rank + 1) * len(pending) // world
+    return pending[start:stop]
 
 
 def finalize(loaded: LoadedRecipe, source: Source, plan: list[ShardSpec], state: OutputState) -> dict[str, Any]:
