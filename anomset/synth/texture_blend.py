@@ -7,6 +7,8 @@ pixels). Both share ``TextureBlend``; they differ only in how β is chosen.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from pydantic import Field
 
@@ -17,9 +19,9 @@ from anomset.masks.perlin import PerlinMask
 from anomset.registry import SYNTHESIZERS
 from anomset.synth.base import Synthesizer, SynthResult, no_change
 from anomset.synth.color import blend_in_box
-from anomset.synth.draem import augment_texture
 from anomset.synth.params import UnitRange
 from anomset.synth.patching import mask_box
+from anomset.synth.texture_augment import augment_texture
 from anomset.synth.textures import TextureBank
 
 
@@ -34,15 +36,17 @@ class TransparentParams(TextureBlendParams):
 
 
 class TextureBlend(Synthesizer):
-    """Common body of texture anomalies: own Perlin mask, texture under the mask, blend with β."""
+    """Common body of texture anomalies (DRAEM, transparent, opaque): own Perlin mask, an augmented
+    texture under the mask, blended with a weight that each method draws its own way."""
 
     Params = TextureBlendParams
+    weight_name: ClassVar[str] = "beta"  # the key of the drawn weight in the sample's json
 
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
         self._textures = TextureBank(self.params.texture_dir)
 
-    def beta(self, rng: np.random.Generator) -> float:
+    def weight(self, rng: np.random.Generator) -> float:
         """The texture weight of this sample."""
         raise NotImplementedError
 
@@ -55,12 +59,13 @@ class TextureBlend(Synthesizer):
         assert mask is not None  # guaranteed by the build: uses_mask is True
         if not mask.any():
             return no_change(image)
-        box = mask_box(mask)
+        box = mask_box(mask)  # texture work only where it is seen
         texture, texture_name = self._textures.draw(image.shape[:2], rng, box)
         texture, ops = augment_texture(texture, rng, self.params.augmentations)
-        beta = self.beta(rng)
-        out = blend_in_box(image, texture, mask, beta, box)
-        return SynthResult(out, mask, {"texture": texture_name, "augmentations": ops, "beta": round(beta, 4)})
+        weight = self.weight(rng)
+        out = blend_in_box(image, texture, mask, weight, box)
+        return SynthResult(out, mask, {"texture": texture_name, "augmentations": ops,
+                                       self.weight_name: round(weight, 4)})
 
 
 @SYNTHESIZERS.register("transparent")
@@ -69,7 +74,7 @@ class Transparent(TextureBlend):
 
     Params = TransparentParams
 
-    def beta(self, rng: np.random.Generator) -> float:
+    def weight(self, rng: np.random.Generator) -> float:
         return uniform(rng, self.params.beta)
 
 
@@ -77,5 +82,5 @@ class Transparent(TextureBlend):
 class Opaque(TextureBlend):
     """A texture replacing the pixels of a Perlin mask, β = 1 (AAAI-24 opaque anomaly)."""
 
-    def beta(self, rng: np.random.Generator) -> float:
+    def weight(self, rng: np.random.Generator) -> float:
         return 1.0

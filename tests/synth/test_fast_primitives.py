@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from anomset.masks.perlin import perlin_noise
-from anomset.synth.draem import percentile_u8
+from anomset.synth.texture_augment import percentile_u8
 from anomset.synth.textures import resized_window
 
 
