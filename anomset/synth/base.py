@@ -31,10 +31,10 @@ class Synthesizer(Configurable):
     """Turns a normal image into an anomalous one.
 
     The build asks for a mask first (``propose_mask``, or the recipe's mask strategy when it names
-    one), then calls ``apply``. Both draw every random number from ``rng``. ``apply`` returns the
-    final mask, which must cover every changed pixel (methods such as Poisson blending may refine it).
-    Methods that place their own change (rotation, logical) set ``uses_mask = False``: they get
-    ``mask=None`` and the recipe may not give them a mask strategy.
+    one), then calls ``apply``. Both draw every random number from ``rng``. Subclasses implement
+    ``synthesize``, which returns the final mask: it must cover every changed pixel (methods such as
+    Poisson blending may refine it). Methods that place their own change (rotation, logical) set
+    ``uses_mask = False``: they get ``mask=None`` and the recipe may not give them a mask strategy.
     """
 
     uses_mask: ClassVar[bool] = True
@@ -53,4 +53,15 @@ class Synthesizer(Configurable):
 
     def apply(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
               rng: np.random.Generator) -> SynthResult:
+        """The anomalous image; an empty mask gives the image unchanged (the build then redraws)."""
+        if self.uses_mask:
+            if mask is None:
+                raise TypeError(f"{type(self).__name__} places its change in a mask; none was given")
+            if not mask.any():
+                return no_change(image)
+        return self.synthesize(image, mask, context, rng)
+
+    def synthesize(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
+                   rng: np.random.Generator) -> SynthResult:
+        """The method itself; with ``uses_mask`` the mask is a non-empty uint8 {0,255} array."""
         raise NotImplementedError

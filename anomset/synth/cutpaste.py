@@ -10,7 +10,7 @@ from anomset.context import SampleContext
 from anomset.masks.base import MaskResult
 from anomset.masks.shapes import RectangleMask
 from anomset.registry import SYNTHESIZERS
-from anomset.synth.base import Synthesizer, SynthResult, no_change
+from anomset.synth.base import Synthesizer, SynthResult
 from anomset.synth.color import color_jitter
 from anomset.synth.params import Range
 from anomset.synth.patching import draw_far_point, mask_box, paste_in_mask
@@ -57,11 +57,8 @@ class CutPaste(Synthesizer):
         rect = RectangleMask(area_ratio=self.params.area_ratio, aspect_ratio=self.params.aspect_ratio)
         return rect(shape, context, rng)
 
-    def apply(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
-              rng: np.random.Generator) -> SynthResult:
-        assert mask is not None  # guaranteed by the build: uses_mask is True
-        if not mask.any():
-            return no_change(image)
+    def synthesize(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
+                   rng: np.random.Generator) -> SynthResult:
         p = self.params
         patch, origin = paste_from_elsewhere(image, mask, rng, p.min_shift)
         patch, factors = jitter(patch, rng, p)

@@ -13,7 +13,7 @@ from anomset.context import SampleContext
 from anomset.masks.base import MaskResult
 from anomset.masks.shapes import ScarMask
 from anomset.registry import SYNTHESIZERS
-from anomset.synth.base import Synthesizer, SynthResult, no_change
+from anomset.synth.base import Synthesizer, SynthResult
 from anomset.synth.cutpaste import JitterParams, jitter
 from anomset.synth.params import Range
 from anomset.synth.patching import draw_far_point, mask_box, paste_in_mask
@@ -67,11 +67,8 @@ class CutPasteScar(Synthesizer):
         p = self.params
         return ScarMask(width=p.width, length=p.length, rotation=p.rotation)(shape, context, rng)
 
-    def apply(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
-              rng: np.random.Generator) -> SynthResult:
-        assert mask is not None  # guaranteed by the build: uses_mask is True
-        if not mask.any():
-            return no_change(image)
+    def synthesize(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
+                   rng: np.random.Generator) -> SynthResult:
         strip, placed = strip_from_elsewhere(image, mask, rng, self.params.min_shift)
         strip, factors = jitter(strip, rng, self.params)
         out = paste_in_mask(image, mask, strip, mask_box(mask))

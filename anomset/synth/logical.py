@@ -129,8 +129,8 @@ class Logical(Synthesizer):
     uses_mask = False
     for_textures = False
 
-    def apply(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
-              rng: np.random.Generator) -> SynthResult:
+    def synthesize(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
+                   rng: np.random.Generator) -> SynthResult:
         regions = self._regions(context)
         ops: dict[str, Callable[..., Edit | None]] = {
             "missing": self._missing, "duplicated": self._duplicated,

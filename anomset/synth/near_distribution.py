@@ -15,7 +15,7 @@ from anomset.context import SampleContext
 from anomset.masks.base import MaskResult, uniform
 from anomset.masks.shapes import RectangleMask
 from anomset.registry import SYNTHESIZERS
-from anomset.synth.base import Synthesizer, SynthResult, no_change
+from anomset.synth.base import Synthesizer, SynthResult
 from anomset.synth.change import change_map
 from anomset.synth.params import Range
 from anomset.synth.patching import mask_box
@@ -64,11 +64,8 @@ class NearDistribution(Synthesizer):
         p = self.params
         return RectangleMask(area_ratio=p.area_ratio, aspect_ratio=p.aspect_ratio)(shape, context, rng)
 
-    def apply(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
-              rng: np.random.Generator) -> SynthResult:
-        assert mask is not None  # guaranteed by the build: uses_mask is True
-        if not mask.any():
-            return no_change(image)
+    def synthesize(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
+                   rng: np.random.Generator) -> SynthResult:
         p = self.params
         side = min(image.shape[:2])
         direction = p.direction

@@ -14,7 +14,7 @@ from anomset.context import SampleContext
 from anomset.masks.base import MaskResult, uniform
 from anomset.masks.shapes import RectangleMask
 from anomset.registry import SYNTHESIZERS
-from anomset.synth.base import Synthesizer, SynthResult, no_change
+from anomset.synth.base import Synthesizer, SynthResult
 from anomset.synth.change import keep_visible_change
 from anomset.synth.params import IntRange, Range
 from anomset.synth.patching import mask_box
@@ -86,11 +86,8 @@ class Nsa(Synthesizer):
             drawn.append(result.params)
         return MaskResult(mask, {"rectangles": drawn})
 
-    def apply(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
-              rng: np.random.Generator) -> SynthResult:
-        assert mask is not None  # guaranteed by the build: uses_mask is True
-        if not mask.any():
-            return no_change(image)
+    def synthesize(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
+                   rng: np.random.Generator) -> SynthResult:
         p = self.params
         h, w = image.shape[:2]
         if context.pool is not None:

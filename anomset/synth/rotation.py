@@ -63,8 +63,8 @@ class Rotation(Synthesizer):
     def outside_tolerance(self) -> int:
         return self.params.change_tolerance
 
-    def apply(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
-              rng: np.random.Generator) -> SynthResult:
+    def synthesize(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
+                   rng: np.random.Generator) -> SynthResult:
         p = self.params
         h, w = image.shape[:2]
         angle = uniform(rng, p.angle)

@@ -17,7 +17,7 @@ from anomset.context import SampleContext
 from anomset.masks.base import MaskResult, uniform
 from anomset.masks.perlin import PerlinMask
 from anomset.registry import SYNTHESIZERS
-from anomset.synth.base import Synthesizer, SynthResult, no_change
+from anomset.synth.base import Synthesizer, SynthResult
 from anomset.synth.color import blend_in_box
 from anomset.synth.params import UnitRange
 from anomset.synth.patching import mask_box
@@ -54,11 +54,8 @@ class TextureBlend(Synthesizer):
                      rng: np.random.Generator) -> MaskResult:
         return PerlinMask(threshold=self.params.threshold)(shape, context, rng)
 
-    def apply(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
-              rng: np.random.Generator) -> SynthResult:
-        assert mask is not None  # guaranteed by the build: uses_mask is True
-        if not mask.any():
-            return no_change(image)
+    def synthesize(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
+                   rng: np.random.Generator) -> SynthResult:
         box = mask_box(mask)  # texture work only where it is seen
         texture, texture_name = self._textures.draw(image.shape[:2], rng, box)
         texture, ops = augment_texture(texture, rng, self.params.augmentations)
