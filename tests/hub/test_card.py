@@ -198,7 +198,9 @@ def test_template_ships_in_the_wheel_and_is_found_when_installed(tmp_path):
                     "-w", str(dist)], check=True, capture_output=True, cwd=tmp_path, env=env)
     wheel = next(dist.glob("anomset-*.whl"))
     assert any(n.endswith("data/share/anomset/cards/dataset_card.md.j2") for n in zipfile.ZipFile(wheel).namelist())
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--prefix", str(prefix), str(wheel)],
+    # --ignore-installed: without it pip uninstalls the anomset of the running environment first.
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--ignore-installed", "-q", "--prefix",
+                    str(prefix), str(wheel)],
                    check=True, capture_output=True, cwd=tmp_path, env=env)
     site = next(prefix.glob("lib/python*/site-packages"))
     code = "import anomset, anomset.hub.card as c; print(anomset.__file__); print(c.template_path())"
