@@ -5,7 +5,7 @@
 For each synthesizer and size it times what the build does per pair (propose a mask, restrict it to
 the foreground, apply) on toy normal images, then times ``encode_png`` (compression 1) of the image
 and mask it produced, and prints pairs/s for both and their ratio. Targets (issue 3): cutpaste,
-cutpaste_scar, draem, transparent, opaque ≥ 3× encode; nsa, near_distribution, rotation ≥ 1×.
+cutpaste_scar, draem, transparent, opaque ≥ 3× encode; nsa, near_distribution, rotation, logical ≥ 1×.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from anomset.sources.toy import ToySource
 from anomset.synth.base import Synthesizer, SynthResult
 
 TARGETS = {"cutpaste": 3.0, "cutpaste_scar": 3.0, "draem": 3.0, "transparent": 3.0, "opaque": 3.0,
-           "nsa": 1.0, "near_distribution": 1.0, "rotation": 1.0}
+           "nsa": 1.0, "near_distribution": 1.0, "rotation": 1.0, "logical": 1.0}
 CLASS_NAME = "board"  # an object class: foreground, texture and a fixed orientation
 
 
