@@ -20,6 +20,20 @@ class ClassPool(Protocol):
         ...
 
 
+class ImagePool:
+    """A ``ClassPool`` over images held in memory (for calling synthesizers outside a build)."""
+
+    def __init__(self, normals: list[np.ndarray], defect_masks: list[np.ndarray] | None = None) -> None:
+        self.normals = normals
+        self._defect_masks = defect_masks or []
+
+    def other_normal(self, rng: np.random.Generator) -> np.ndarray:
+        return self.normals[int(rng.integers(len(self.normals)))]
+
+    def defect_masks(self) -> list[np.ndarray]:
+        return self._defect_masks
+
+
 @dataclass
 class SampleContext:
     """Per-sample side information. ``foreground`` is uint8 {0,255}; all 255 for textures."""

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from anomset.build.shards import encode_png
-from anomset.context import SampleContext
+from anomset.context import ImagePool, SampleContext
 from anomset.registry import SYNTHESIZERS
 from anomset.sources.base import LoadedItem
 from anomset.sources.toy import ToySource
@@ -29,19 +29,6 @@ from anomset.synth.base import Synthesizer, SynthResult
 TARGETS = {"cutpaste": 3.0, "cutpaste_scar": 3.0, "draem": 3.0, "transparent": 3.0, "opaque": 3.0,
            "nsa": 1.0, "near_distribution": 1.0, "rotation": 1.0, "logical": 1.0}
 CLASS_NAME = "board"  # an object class: foreground, texture and a fixed orientation
-
-
-class ListPool:
-    """A class pool over preloaded toy normals (what the build's ClassPool offers synthesizers)."""
-
-    def __init__(self, images: list[np.ndarray]) -> None:
-        self.images = images
-
-    def other_normal(self, rng: np.random.Generator) -> np.ndarray:
-        return self.images[int(rng.integers(len(self.images)))]
-
-    def defect_masks(self) -> list[np.ndarray]:
-        return []
 
 
 def load_items(size: int, count: int) -> list[LoadedItem]:
@@ -63,7 +50,7 @@ def bench(name: str, items: list[LoadedItem], seconds: float, min_pairs: int = 5
     """(pairs/s synthesised, pairs/s encoded). Each pair is encoded right after it is made, so both
     rates see the same machine load (other processes on a shared machine shift them together)."""
     synth = SYNTHESIZERS.get(name)()
-    pool = ListPool([it.image for it in items])
+    pool = ImagePool([it.image for it in items])
     contexts = [SampleContext(CLASS_NAME, it.foreground, it.regions, pool) for it in items]
     synthesize(synth, items[0], contexts[0], np.random.default_rng(0))  # warm caches (textures)
     synth_time = encode_time = 0.0

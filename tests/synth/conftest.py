@@ -7,26 +7,13 @@ import functools
 import numpy as np
 import pytest
 
-from anomset.context import SampleContext
+from anomset.context import ImagePool, SampleContext
 from anomset.masks.base import MaskResult
 from anomset.sources.base import LoadedItem
 from anomset.sources.toy import ToySource
 from anomset.synth.base import Synthesizer, SynthResult
 
 SIZE = 96
-
-
-class ListPool:
-    """The part of the build's ClassPool that synthesizers use, over preloaded images."""
-
-    def __init__(self, images: list[np.ndarray]) -> None:
-        self.images = images
-
-    def other_normal(self, rng: np.random.Generator) -> np.ndarray:
-        return self.images[int(rng.integers(len(self.images)))]
-
-    def defect_masks(self) -> list[np.ndarray]:
-        return []
 
 
 @functools.lru_cache(maxsize=4)
@@ -40,7 +27,7 @@ def context_for(class_name: str, size: int = SIZE, index: int = 0) -> tuple[np.n
     """A normal image of a toy class and its context, with the class's other normals as pool."""
     items = toy_items(class_name, size)
     item = items[index]
-    pool = ListPool([it.image for it in items if it is not item])
+    pool = ImagePool([it.image for it in items if it is not item])
     context = SampleContext(class_name, item.foreground, item.regions, pool, class_name in ("brick", "gravel"))
     return item.image, context
 
