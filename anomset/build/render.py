@@ -95,6 +95,11 @@ class ClassPool:
         return self.load(pool[int(rng.integers(len(pool)))].key).image
 
     def defect_masks(self) -> list[np.ndarray]:
+        return self._defect_masks
+
+    @functools.cached_property
+    def _defect_masks(self) -> list[np.ndarray]:
+        # Loaded once: mask strategies ask for them on every sample, and the item cache is small.
         return [m for m in (self.load(i.key).mask for i in self.train_defects) if m is not None]
 
 
