@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from anomset.build.launch import run_build
@@ -18,10 +19,10 @@ from tests.conftest import tiny_recipe, write_recipe
 from tests.helpers import tree_digest
 
 
-def _many_shards(tmp_path: Path) -> Path:
+def _many_shards(tmp_path: Path, count: int = 12) -> Path:
     recipe = tiny_recipe()
     recipe["output"]["shard_size"] = 2
-    recipe["classes"]["brick"]["generate"][0]["count"] = 12
+    recipe["classes"]["brick"]["generate"][0]["count"] = count
     return write_recipe(tmp_path / "many.yaml", recipe)
 
 
@@ -104,3 +105,37 @@ def test_foreign_folder_is_never_touched(tmp_path: Path, tiny_recipe_path: Path)
         with pytest.raises(OutputError, match="not made by anomset"):
             run_build(load_recipe(tiny_recipe_path), out, overwrite=overwrite, progress=False)
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_sigkill_of_a_two_process_build_then_single_process_resume(tmp_path: Path) -> None:
+    """Kill every process of an accelerate launch mid-build; a plain rerun finishes it identically."""
+    launcher = Path(sys.executable).with_name("accelerate")
+    if not launcher.exists():
+        pytest.skip("accelerate launcher not installed next to this python")
+    recipe = _many_shards(tmp_path, count=60)
+    reference = tmp_path / "reference"
+    run_build(load_recipe(recipe), reference, progress=False)
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
+    proc = subprocess.Popen(
+        [str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+         "-m", "anomset", "build", str(recipe), "--out", str(out), "--no-progress"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    markers = out / ".anomset" / "done"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if markers.exists() and len(list(markers.rglob("*.json"))) >= 2:
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "build finished before it could be killed; make the recipe bigger"
+    # The elastic agent starts its workers in sessions of their own: kill the whole tree, as a crash would.
+    family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    for member in family:
+        member.kill()
+    psutil.wait_procs(family, timeout=30)
+    proc.wait()
+    assert not (out / "manifest.json").exists()
+    result = run_build(load_recipe(recipe), out, progress=False)
+    assert result.action == "resume" and 0 < result.shards_written < result.shards_total
+    assert tree_digest(out) == tree_digest(reference)
