@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -87,32 +88,34 @@ def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = Fa
     ranks = Ranks()
     _limit_threads()
     state = OutputState(out_dir)
-    action = state.check(loaded.recipe_hash, overwrite)  # every rank: read-only, same answer
-    source, index = open_source(loaded)
-    plan = make_plan(loaded, index)
-    renderer = Renderer(loaded, source, index)
-    if ranks.is_main:
-        state.initialize(loaded.recipe_hash, action)
-        write_atomic(state.out / "recipe.yaml", loaded.to_yaml().encode("utf-8"))
-        state.verify_and_clean([s.relpath for s in plan])
-    ranks.barrier()
-    started = time.perf_counter()
-    pending = [s for s in plan if not state.is_done(s.relpath)]
-    mine = share_of(pending, ranks.rank, ranks.world)
-    error: AnomsetError | None = None
-    try:
-        _write_shards(mine, renderer, state, loaded.recipe.output.png_compression, progress and ranks.is_main)
-    except AnomsetError as exc:
-        error = exc
-    if not ranks.agree(error is None):
-        if error is not None:
-            raise error
-        raise AnomsetError("another process failed; see its message above")
-    render_seconds = time.perf_counter() - started
-    manifest = None
-    if ranks.is_main:
-        manifest = finalize(loaded, source, plan, state)
-    ranks.barrier()
+    with state.exclusive() if ranks.is_main else contextlib.nullcontext():
+        action = state.check(loaded.recipe_hash, overwrite)  # every rank: read-only, same answer
+        source, index = open_source(loaded)
+        plan = make_plan(loaded, index)
+        renderer = Renderer(loaded, source, index)
+        ranks.barrier()  # every rank has looked at the folder before rank 0 changes it
+        if ranks.is_main:
+            state.initialize(loaded.recipe_hash, action)
+            write_atomic(state.out / "recipe.yaml", loaded.to_yaml().encode("utf-8"))
+            state.verify_and_clean([s.relpath for s in plan])
+        ranks.barrier()
+        started = time.perf_counter()
+        pending = [s for s in plan if not state.is_done(s.relpath)]
+        mine = share_of(pending, ranks.rank, ranks.world)
+        error: AnomsetError | None = None
+        try:
+            _write_shards(mine, renderer, state, loaded.recipe.output.png_compression, progress and ranks.is_main)
+        except AnomsetError as exc:
+            error = exc
+        if not ranks.agree(error is None):
+            if error is not None:
+                raise error
+            raise AnomsetError("another process failed; see its message above")
+        render_seconds = time.perf_counter() - started
+        manifest = None
+        if ranks.is_main:
+            manifest = finalize(loaded, source, plan, state)
+        ranks.barrier()
     return BuildResult(state.out, action, len(plan), len(pending), ranks.world, render_seconds, manifest)
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +46,26 @@ class OutputState:
         self.dir = self.out / STATE_DIR
 
     # -- ownership -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold this machine's lock on the output folder for a whole build, or refuse at once.
+
+        The lock file lives in the temp folder, keyed by the folder's real path, so a refused or
+        failed build leaves no trace in the output folder.
+        """
+        key = hashlib.sha256(os.path.realpath(self.out).encode("utf-8")).hexdigest()[:24]
+        path = Path(tempfile.gettempdir()) / f"anomset-{key}.lock"
+        with open(path, "a+") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise OutputError("another anomset build is writing into this folder", file=str(self.out),
+                                  fix="wait for it to finish, or build into another --out") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
     def owner_hash(self) -> str | None:
         try:
             return json.loads((self.dir / STATE_FILE).read_text())["recipe_hash"]

@@ -139,3 +139,15 @@ def test_sigkill_of_a_two_process_build_then_single_process_resume(tmp_path: Pat
     result = run_build(load_recipe(recipe), out, progress=False)
     assert result.action == "resume" and 0 < result.shards_written < result.shards_total
     assert tree_digest(out) == tree_digest(reference)
+
+
+def test_a_second_build_into_a_busy_folder_is_refused(tmp_path: Path, tiny_recipe_path: Path) -> None:
+    from anomset.build.state import OutputState
+
+    out = tmp_path / "out"
+    with OutputState(out).exclusive():  # as if another build were running
+        with pytest.raises(OutputError, match="another anomset build is writing into this folder"):
+            run_build(load_recipe(tiny_recipe_path), out, progress=False)
+        assert not out.exists()  # refused before anything was written
+    result = run_build(load_recipe(tiny_recipe_path), out, progress=False)
+    assert result.action == "new" and result.manifest is not None
