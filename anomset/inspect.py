@@ -11,6 +11,7 @@ from anomset.build.manifest import read_manifest
 from anomset.build.shards import IMAGE_MEMBER, JSON_MEMBER, LABEL_MEMBER, MASK_MEMBER, file_sha256
 from anomset.build.state import PARTIAL_SUFFIX
 from anomset.errors import OutputError
+from anomset.sample import generator_label
 from anomset.shard_reader import decode_json, iter_tar
 
 MEMBERS = frozenset({IMAGE_MEMBER, MASK_MEMBER, LABEL_MEMBER, JSON_MEMBER})
@@ -81,7 +82,7 @@ def _check_shard(path: Path, record: dict[str, Any], verify: bool, result: Inspe
         if (meta.get("class"), meta.get("split")) != (record["class"], record["split"]):
             raise OutputError(f"sample {key} is {meta.get('class')}/{meta.get('split')} in a "
                               f"{record['class']}/{record['split']} shard", file=str(path))
-        generator = meta.get("generator") or meta.get("origin", "?")
+        generator = generator_label(meta.get("generator", ""), meta.get("origin", ""))
         label = int(parts[LABEL_MEMBER] or b"0")
         result.counts[(record["class"], record["split"], meta.get("defect_type", "?"), generator, label)] += 1
         samples += 1

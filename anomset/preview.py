@@ -14,7 +14,7 @@ from anomset.build.manifest import read_manifest
 from anomset.build.shards import IMAGE_MEMBER, JSON_MEMBER, MASK_MEMBER, encode_png
 from anomset.errors import OutputError
 from anomset.grid import PNG_COMPRESSION, arrange, overlay_tile, square_rows
-from anomset.sample import GOOD
+from anomset.sample import GOOD, generator_label
 from anomset.shard_reader import decode_image, decode_json, decode_mask, iter_tar
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -85,8 +85,9 @@ def tile(image: np.ndarray, mask: np.ndarray, meta: dict[str, Any], width: int) 
     framed = cv2.copyMakeBorder(overlay_tile(image, mask, width), 2, 2, 2, 2, cv2.BORDER_CONSTANT,
                                 value=FRAME_NORMAL if defect == GOOD else FRAME_ANOMALY)
     band = np.full((2 * LINE_H + 6, framed.shape[1], 3), BACKGROUND, np.uint8)
+    made_by = generator_label(meta.get("generator", ""), meta.get("origin", ""))
     lines = [(f"{meta.get('class', '?')} / {defect}", (240, 240, 240)),
-             (f"{meta.get('split', '?')} | {meta.get('generator') or meta.get('origin', '?')}", (170, 170, 170))]
+             (f"{meta.get('split', '?')} | {made_by}", (170, 170, 170))]
     for i, (text, color) in enumerate(lines):
         text = fit(text, framed.shape[1] - 6)
         cv2.putText(band, text, (3, LINE_H * (i + 1)), FONT, 0.42, color, 1, cv2.LINE_AA)

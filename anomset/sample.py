@@ -62,6 +62,11 @@ class SampleMeta:
         return data
 
 
+def generator_label(generator: str, origin: str) -> str:
+    """The name a sample is counted under (manifest, card, inspect): its synthesizer, else its origin."""
+    return generator or origin or "unknown"
+
+
 def mask_stats(mask: np.ndarray) -> tuple[int, list[int]]:
     """Foreground pixel count and exclusive bounding box ``[x0, y0, x1, y1]`` of a uint8 mask."""
     area = cv2.countNonZero(mask)

@@ -11,6 +11,7 @@ from anomset.build.plan import ShardSpec
 from anomset.build.render import Renderer
 from anomset.build.shards import encode_sample, write_tar
 from anomset.build.state import PARTIAL_SUFFIX, OutputState
+from anomset.sample import generator_label
 
 
 def write_shard(shard: ShardSpec, renderer: Renderer, state: OutputState, compression: int,
@@ -24,7 +25,7 @@ def write_shard(shard: ShardSpec, renderer: Renderer, state: OutputState, compre
         nonlocal anomalies
         for spec in shard.samples:
             sample = renderer.render(spec)
-            by_generator[sample.meta.generator or sample.meta.origin] += 1
+            by_generator[generator_label(sample.meta.generator, sample.meta.origin)] += 1
             by_defect[sample.meta.defect_type] += 1
             anomalies += sample.label
             yield spec.key, encode_sample(sample, compression)

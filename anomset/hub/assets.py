@@ -15,6 +15,7 @@ import numpy as np
 from anomset.build.shards import IMAGE_MEMBER, JSON_MEMBER, MASK_MEMBER, encode_png
 from anomset.build.state import write_atomic
 from anomset.grid import PNG_COMPRESSION, arrange, overlay_tile
+from anomset.sample import generator_label
 from anomset.shard_reader import decode_image, decode_json, decode_mask, iter_built
 
 ASSETS_DIR = "assets"
@@ -23,11 +24,6 @@ GAP = 4
 PER_CLASS = 4  # anomalies per class in the preview grid
 PER_GENERATOR = 6  # samples in each generator's row
 BACKGROUND = (255, 255, 255)
-
-
-def generator_name(meta: dict[str, Any]) -> str:
-    """The name counts use: the synthesizer, else the origin (normal / real)."""
-    return meta.get("generator") or meta.get("origin") or "unknown"
 
 
 def write_assets(out_dir: Path | str, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -39,7 +35,7 @@ def write_assets(out_dir: Path | str, manifest: dict[str, Any]) -> dict[str, Any
     # Choose from the json alone and decode only the chosen pixels: most samples are never drawn.
     for shard, key, members in iter_built(out, manifest, (IMAGE_MEMBER, MASK_MEMBER, JSON_MEMBER)):
         meta = decode_json(members, shard, key)
-        cls, gen = meta.get("class", ""), generator_name(meta)
+        cls, gen = meta.get("class", ""), generator_label(meta.get("generator", ""), meta.get("origin", ""))
         in_grid = meta.get("mask_area", 0) > 0 and len(grid.get(cls, [0] * PER_CLASS)) < PER_CLASS
         in_row = gen in rows and len(rows[gen]) < PER_GENERATOR
         if in_grid or in_row:
