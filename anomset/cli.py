@@ -85,15 +85,11 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
 @_friendly
 def validate(recipe: Path) -> None:
     """Check RECIPE and its source without building anything."""
-    from anomset.build.launch import open_source
-    from anomset.build.plan import make_plan
-    from anomset.build.render import Renderer
+    from anomset.build.launch import prepare
     from anomset.recipe import load_recipe
 
     loaded = load_recipe(recipe)
-    source, index = open_source(loaded)
-    plan = make_plan(loaded, index)
-    Renderer(loaded, source, index)  # checks that every synthesizer fits its class
+    plan = prepare(loaded).plan
     samples = sum(len(s.samples) for s in plan)
     click.echo(f"ok: {recipe} ({len(loaded.recipe.classes)} classes, {samples} samples in {len(plan)} shards, "
                f"recipe_hash {loaded.recipe_hash[:12]})")

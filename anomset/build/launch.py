@@ -82,6 +82,22 @@ def open_source(loaded: LoadedRecipe) -> tuple[Source, dict[str, list[SourceItem
                     for name, plan in sorted(loaded.recipe.classes.items())}
 
 
+@dataclass
+class Prepared:
+    """Everything a build needs before it touches the output folder; ``anomset validate`` stops here."""
+
+    source: Source
+    index: dict[str, list[SourceItem]]
+    plan: list[ShardSpec]
+    renderer: Renderer
+
+
+def prepare(loaded: LoadedRecipe) -> Prepared:
+    """Open the source, plan every shard and instantiate every component (all checks that need no output)."""
+    source, index = open_source(loaded)
+    return Prepared(source, index, make_plan(loaded, index), Renderer(loaded, source, index))
+
+
 def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = False,
               progress: bool = True) -> BuildResult:
     """Build ``loaded`` into ``out_dir``: resumes a same-recipe build, refuses a foreign folder."""
@@ -90,9 +106,8 @@ def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = Fa
     state = OutputState(out_dir)
     with state.exclusive() if ranks.is_main else contextlib.nullcontext():
         action = state.check(loaded.recipe_hash, overwrite)  # every rank: read-only, same answer
-        source, index = open_source(loaded)
-        plan = make_plan(loaded, index)
-        renderer = Renderer(loaded, source, index)
+        prepared = prepare(loaded)
+        source, plan, renderer = prepared.source, prepared.plan, prepared.renderer
         ranks.barrier()  # every rank has looked at the folder before rank 0 changes it
         if ranks.is_main:
             state.initialize(loaded.recipe_hash, action)

@@ -69,6 +69,8 @@ class ClassPool:
         self.is_texture = source.is_texture(class_name)
         self.by_key = {item.key: item for item in items}
         self.train_normals = [i for i in items if i.is_normal and i.split == "train"]
+        # What synthesizers borrow from: the train normals, or any normals when a source has no train split.
+        self.normals = self.train_normals or [i for i in items if i.is_normal]
         self.train_defects = [i for i in items if not i.is_normal and i.split == "train"]
         self.load = functools.lru_cache(maxsize=64)(self._load)
 
@@ -83,7 +85,7 @@ class ClassPool:
     @functools.cached_property
     def estimated_foreground(self) -> np.ndarray:
         """The class's foreground estimated once from its train normals (for sources that give none)."""
-        normals = self.train_normals or [i for i in self.by_key.values() if i.is_normal]
+        normals = self.normals
         if not normals:
             return np.full(self.size, 255, np.uint8)
         step = max(1, len(normals) // FOREGROUND_SAMPLE)
@@ -91,8 +93,7 @@ class ClassPool:
         return estimate_foreground([resize_image(self.source.load(i).image, self.size) for i in picked])
 
     def other_normal(self, rng: np.random.Generator) -> np.ndarray:
-        pool = self.train_normals or [i for i in self.by_key.values() if i.is_normal]
-        return self.load(pool[int(rng.integers(len(pool)))].key).image
+        return self.load(self.normals[int(rng.integers(len(self.normals)))].key).image
 
     def defect_masks(self) -> list[np.ndarray]:
         return self._defect_masks

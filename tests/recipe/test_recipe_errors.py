@@ -9,9 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from anomset.build.launch import open_source
-from anomset.build.plan import make_plan
-from anomset.build.render import Renderer
+from anomset.build.launch import prepare
 from anomset.cli import main
 from anomset.errors import RecipeError
 from anomset.recipe import load_recipe, load_recipe_text
@@ -77,9 +75,7 @@ def test_bad_recipe_message(tmp_path: Path, label: str, edit: Edit, field: str, 
     path = write_recipe(tmp_path / "bad.yaml", recipe)
     with pytest.raises(RecipeError) as info:
         loaded = load_recipe(path)
-        source, index = open_source(loaded)
-        make_plan(loaded, index)
-        Renderer(loaded, source, index)
+        prepare(loaded)
     text = str(info.value)
     assert "\n" not in text
     assert text.startswith(f"{path}: {field + ': ' if field else ''}"), text
