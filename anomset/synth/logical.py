@@ -121,6 +121,13 @@ class LogicalParams(StrictModel):
         return value
 
 
+def copy_component(out: np.ndarray, image: np.ndarray, region: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """``out`` with the pixels of ``region`` in ``image`` pasted ``(dx, dy)`` away."""
+    ys, xs = np.nonzero(region)
+    out[ys + dy, xs + dx] = image[ys, xs]
+    return out
+
+
 @SYNTHESIZERS.register("logical")
 class Logical(Synthesizer):
     """A component missing, duplicated, recoloured or moved (MVTec LOCO-style logical anomalies)."""
@@ -211,9 +218,7 @@ class Logical(Synthesizer):
         if placed is None:
             return None
         target, dx, dy, where = placed
-        out = image.copy()
-        ys, xs = np.nonzero(regions[index])
-        out[ys + dy, xs + dx] = image[ys, xs]
+        out = copy_component(image.copy(), image, regions[index], dx, dy)
         return out, target, {"offset": [dx, dy], "placed_on": where}
 
     def _moved(self, image: np.ndarray, regions: list[np.ndarray], index: int, context: SampleContext,
@@ -223,8 +228,7 @@ class Logical(Synthesizer):
             return None
         target, dx, dy, where = placed
         out, hole = self._vacate(image, regions, index, context, rng)
-        ys, xs = np.nonzero(regions[index])
-        out[ys + dy, xs + dx] = image[ys, xs]
+        out = copy_component(out, image, regions[index], dx, dy)
         return out, hole | target, {"offset": [dx, dy], "placed_on": where, "fill": self.params.fill}
 
     def _swapped_colour(self, image: np.ndarray, regions: list[np.ndarray], index: int,
