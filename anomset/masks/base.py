@@ -33,6 +33,14 @@ def binarize(mask: np.ndarray) -> np.ndarray:
     return np.where(mask > 0, 255, 0).astype(np.uint8)
 
 
+def open_close(mask: np.ndarray, kernel: int) -> np.ndarray:
+    """Opening (drops specks thinner than ``kernel``) then closing (fills pinholes), elliptical kernel."""
+    if kernel <= 1:
+        return mask
+    element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel, kernel))
+    return cv2.morphologyEx(cv2.morphologyEx(mask, cv2.MORPH_OPEN, element), cv2.MORPH_CLOSE, element)
+
+
 def random_point_in(region: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
     """A uniformly drawn (x, y) among the non-zero pixels of ``region`` (anywhere if it is empty).
 

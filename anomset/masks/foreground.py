@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from anomset.masks.base import binarize, open_close
+
 # Coverage outside these bounds means the border model failed (object touching every edge, or
 # nothing distinguishable): the whole image is then returned, so anomalies may go anywhere.
 MIN_COVERAGE = 0.005
@@ -31,10 +33,6 @@ def _border(array: np.ndarray, width: int) -> np.ndarray:
     return np.concatenate([part.reshape(-1, *channels) for part in (top, bottom, left, right)])
 
 
-def _kernel(size: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-
-
 def keep_large_components(mask: np.ndarray, relative: float = 0.1) -> np.ndarray:
     """Keep the largest component and any whose area is at least ``relative`` × the largest."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats((mask > 0).astype(np.uint8), connectivity=8)
@@ -47,11 +45,8 @@ def keep_large_components(mask: np.ndarray, relative: float = 0.1) -> np.ndarray
 
 def clean_mask(mask: np.ndarray, relative: float = 0.1) -> np.ndarray:
     """Open (drop specks), close (fill cracks), keep the large components; kernels scale with size."""
-    side = min(mask.shape[:2])
-    small = max(3, (side // 96) | 1)
-    out = cv2.morphologyEx((mask > 0).astype(np.uint8) * 255, cv2.MORPH_OPEN, _kernel(small))
-    out = cv2.morphologyEx(out, cv2.MORPH_CLOSE, _kernel(small))
-    return keep_large_components(out, relative)
+    small = max(3, (min(mask.shape[:2]) // 96) | 1)
+    return keep_large_components(open_close(binarize(mask), small), relative)
 
 
 def background_distance(image: np.ndarray, border: float = 0.04) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from anomset.masks.base import open_close
 from anomset.synth.patching import Box, mask_box
 
 
@@ -21,15 +22,6 @@ def change_map(before: np.ndarray, after: np.ndarray) -> np.ndarray:
         return diff
     # Pairwise maxima of the channel views: several times faster than diff.max(axis=2).
     return np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2])
-
-
-def clean_mask(mask: np.ndarray, kernel: int) -> np.ndarray:
-    """Opening (drops specks thinner than ``kernel``) then closing (fills pinholes); uint8 {0,255}."""
-    if kernel <= 1:
-        return mask
-    element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel, kernel))
-    opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, element)
-    return cv2.morphologyEx(opened, cv2.MORPH_CLOSE, element)
 
 
 def grow_box(box: Box, margin: int, shape: tuple[int, int]) -> Box:
@@ -54,7 +46,7 @@ def keep_visible_change(image: np.ndarray, changed: np.ndarray, allowed: np.ndar
     y0, y1, x0, x1 = grow_box(box, kernel, mask.shape)
     window = (slice(y0, y1), slice(x0, x1))
     visible = np.where(change_map(image[window], changed[window]) > tolerance, np.uint8(255), np.uint8(0))
-    visible = clean_mask(visible, kernel) & allowed[window]
+    visible = open_close(visible, kernel) & allowed[window]
     mask[window] = visible
     np.copyto(out[window], changed[window], where=(visible > 0)[..., None])
     return out, mask

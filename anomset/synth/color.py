@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from anomset.synth.patching import Box, mask_box
+from anomset.synth.patching import Box
 
 
 def color_jitter(patch: np.ndarray, rng: np.random.Generator, brightness: float, contrast: float,
@@ -27,14 +27,9 @@ def color_jitter(patch: np.ndarray, rng: np.random.Generator, brightness: float,
                  "hue": round(h, 4)}
 
 
-def blend_in_mask(image: np.ndarray, overlay: np.ndarray, mask: np.ndarray, opacity: float) -> np.ndarray:
-    """``(1 - opacity)·image + opacity·overlay`` inside ``mask``; pixels outside stay bit-identical."""
-    y0, y1, x0, x1 = box = mask_box(mask)
-    return blend_in_box(image, overlay[y0:y1, x0:x1], mask, opacity, box)
-
-
 def blend_in_box(image: np.ndarray, overlay: np.ndarray, mask: np.ndarray, opacity: float, box: Box) -> np.ndarray:
-    """``blend_in_mask`` with ``overlay`` given only for ``box`` (y0, y1, x0, x1), which holds the mask."""
+    """``(1 - opacity)·image + opacity·overlay`` inside ``mask``, pixels outside bit-identical;
+    ``overlay`` covers only ``box`` (y0, y1, x0, x1), which holds the mask."""
     y0, y1, x0, x1 = box
     out = image.copy()
     if y1 <= y0 or x1 <= x0:
