@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tarfile
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +44,17 @@ def iter_tar(path: Path, suffixes: Collection[str] | None = None) -> Iterator[tu
 
 
 def iter_built(out_dir: Path | str, manifest: Mapping[str, Any] | None = None,
-               suffixes: Collection[str] | None = None) -> Iterator[tuple[Path, str, Members]]:
-    """``(shard, key, members)`` of every sample of a built folder, in manifest shard order."""
+               suffixes: Collection[str] | None = None,
+               wanted: Callable[[Mapping[str, Any]], bool] = lambda shard: True,
+               ) -> Iterator[tuple[Path, str, Members]]:
+    """``(shard, key, members)`` of every sample of a built folder, in manifest shard order.
+
+    ``wanted`` sees each shard's manifest entry just before it is opened; shards it refuses are skipped.
+    """
     out = Path(out_dir)
     for shard in (manifest or read_manifest(out))["shards"]:
+        if not wanted(shard):
+            continue
         path = out / shard["path"]
         for key, members in iter_tar(path, suffixes):
             yield path, key, members

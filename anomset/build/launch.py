@@ -1,10 +1,10 @@
-"""Run a build on one process or across accelerate/torchrun ranks. The only code that knows ranks."""
+"""Run a build on one process or across accelerate/torchrun ranks (``ranks`` says how they meet)."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 from anomset.build.manifest import MANIFEST, build_manifest
 from anomset.build.plan import ShardSpec, make_plan
 from anomset.build.protocol import show_defects_to_generators
+from anomset.build.ranks import Ranks, connect
 from anomset.build.render import Renderer
 from anomset.build.state import OutputState, write_atomic, write_json_atomic
 from anomset.build.worker import write_shard
@@ -19,41 +20,6 @@ from anomset.errors import AnomsetError, RecipeError
 from anomset.recipe.load import LoadedRecipe, build_component
 from anomset.registry import SOURCES
 from anomset.sources.base import Source, SourceItem
-
-
-class Ranks:
-    """Process-group view: ``rank``, ``world``, ``barrier``. Single-process unless launched distributed."""
-
-    def __init__(self) -> None:
-        self._state: Any = None
-        self.rank, self.world = 0, 1
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            import torch
-            from accelerate import PartialState
-
-            # Model-free synthesis needs no GPU; on a CPU box accelerate must be told (ENVIRONMENT.md).
-            self._state = PartialState(cpu=not torch.cuda.is_available())
-            self.rank, self.world = self._state.process_index, self._state.num_processes
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self) -> None:
-        if self._state is not None:
-            self._state.wait_for_everyone()
-
-    def agree(self, ok: bool) -> bool:
-        """True on every rank only if ``ok`` is True on every rank (so a failing rank stops them all)."""
-        if self._state is None:
-            return ok
-        import torch
-        import torch.distributed as dist
-
-        # NCCL (GPU ranks) reduces only device tensors; gloo (CPU ranks) takes the CPU device here.
-        flag = torch.tensor([1 if ok else 0], dtype=torch.int64, device=self._state.device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
-        return bool(flag.item())
 
 
 @dataclass
@@ -101,9 +67,15 @@ def prepare(loaded: LoadedRecipe) -> Prepared:
 def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = False,
               progress: bool = True) -> BuildResult:
     """Build ``loaded`` into ``out_dir``: resumes a same-recipe build, refuses a foreign folder."""
-    ranks = Ranks()
+    ranks = connect("build")
+    try:
+        return _run(ranks, loaded, OutputState(out_dir), overwrite, progress)
+    finally:
+        ranks.close()
+
+
+def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool, progress: bool) -> BuildResult:
     _limit_threads()
-    state = OutputState(out_dir)
     with state.exclusive() if ranks.is_main else contextlib.nullcontext():
         action = state.check(loaded.recipe_hash, overwrite)  # every rank: read-only, same answer
         prepared = prepare(loaded)
@@ -119,7 +91,8 @@ def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = Fa
         mine = share_of(pending, ranks.rank, ranks.world)
         error: AnomsetError | None = None
         try:
-            _write_shards(mine, renderer, state, loaded.recipe.output.png_compression, progress and ranks.is_main)
+            _write_shards(mine, renderer, state, loaded.recipe.output.png_compression, progress and ranks.is_main,
+                          before_each=ranks.check_launcher)
         except AnomsetError as exc:
             error = exc
         if not ranks.agree(error is None):
@@ -165,13 +138,14 @@ def finalize(loaded: LoadedRecipe, source: Source, plan: list[ShardSpec], state:
 
 
 def _write_shards(shards: list[ShardSpec], renderer: Renderer, state: OutputState, compression: int,
-                  show_progress: bool) -> None:
+                  show_progress: bool, before_each: Callable[[], None]) -> None:
     from tqdm.auto import tqdm
 
     total = sum(len(s.samples) for s in shards)
     with tqdm(total=total, unit="pair", desc="build", disable=not show_progress or total == 0,
               dynamic_ncols=True) as bar:
         for shard in shards:
+            before_each()
             write_shard(shard, renderer, state, compression, on_sample=lambda: bar.update(1))
 
 

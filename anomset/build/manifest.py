@@ -50,7 +50,8 @@ def build_manifest(name: str, version: str, recipe_hash: str, source: dict[str, 
         "versions": package_versions(),
         "total_samples": sum(r["samples"] for r in records),
         "counts": {k: dict(sorted(v.items())) for k, v in sorted(counts.items())},
-        "shards": [{k: r[k] for k in ("path", "class", "split", "samples", "anomalies", "bytes", "sha256")}
+        "shards": [{k: r[k] for k in ("path", "class", "split", "samples", "anomalies", "bytes", "sha256",
+                                      "by_generator")}
                    for r in records],
     }
 

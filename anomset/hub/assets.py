@@ -32,8 +32,13 @@ def write_assets(out_dir: Path | str, manifest: dict[str, Any]) -> dict[str, Any
     wanted = {g for splits in manifest["counts"].values() for c in splits.values() for g in c["by_generator"]}
     grid: dict[str, list[np.ndarray]] = {c: [] for c in manifest["counts"]}
     rows: dict[str, list[np.ndarray]] = {g: [] for g in sorted(wanted)}
-    # Choose from the json alone and decode only the chosen pixels: most samples are never drawn.
-    for shard, key, members in iter_built(out, manifest, (IMAGE_MEMBER, MASK_MEMBER, JSON_MEMBER)):
+    # Open only shards that can still add a tile, choose from the json alone and decode only the
+    # chosen pixels: most samples are never drawn.
+    def useful(shard: dict[str, Any]) -> bool:
+        return (len(grid.get(shard["class"], [])) < PER_CLASS and shard.get("anomalies", 1) > 0) or any(
+            len(rows.get(g, [0] * PER_GENERATOR)) < PER_GENERATOR for g in shard.get("by_generator", wanted))
+
+    for shard, key, members in iter_built(out, manifest, (IMAGE_MEMBER, MASK_MEMBER, JSON_MEMBER), useful):
         meta = decode_json(members, shard, key)
         cls, gen = meta.get("class", ""), generator_label(meta.get("generator", ""), meta.get("origin", ""))
         in_grid = meta.get("mask_area", 0) > 0 and len(grid.get(cls, [0] * PER_CLASS)) < PER_CLASS

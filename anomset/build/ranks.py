@@ -1,0 +1,186 @@
+"""The processes of one build: rank, world size, barriers and agreement.
+
+Three ways to coordinate, chosen by ``connect`` from the launcher's environment:
+
+- ``SingleProcess``: a plain ``anomset build``.
+- ``FileRanks``: the ranks of a one-machine ``accelerate launch`` / ``torchrun``. They meet through
+  files in a temp folder named after their common parent, the launcher, so model-free builds never
+  import torch: on a CPU box ``import torch`` plus a gloo process group cost each rank seconds,
+  more than a small build's rendering saves.
+- ``TorchRanks``: launches across machines, through accelerate's ``PartialState``.
+
+Devices are not chosen here: a GPU generator takes ``LOCAL_RANK``'s device itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from anomset.errors import AnomsetError
+
+LAUNCHES_DIR = "anomset-launches"
+_sessions = itertools.count()  # every rank builds in the same order, so the n-th session matches
+
+
+class Ranks:
+    """One process alone: rank 0 of 1. Subclasses coordinate several."""
+
+    rank = 0
+    world = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        """Return once every rank has called it."""
+
+    def agree(self, ok: bool) -> bool:
+        """True on every rank only if ``ok`` is True on every rank (so a failing rank stops them all)."""
+        return ok
+
+    def check_launcher(self) -> None:
+        """Raise if the launcher that started this rank is gone (its workers must not build on alone)."""
+
+    def close(self) -> None:
+        """Release what coordination left behind; every rank calls it, failed or not."""
+
+
+SingleProcess = Ranks
+
+
+class _LaunchedRanks(Ranks):
+    """A rank started by a launcher that is its parent process."""
+
+    def __init__(self, rank: int, world: int) -> None:
+        self.rank, self.world = rank, world
+        self._launcher = os.getppid()
+
+    def check_launcher(self) -> None:
+        # An orphan is re-parented, so a changed parent means the launcher died (e.g. SIGKILL).
+        if os.getppid() != self._launcher:
+            raise AnomsetError(f"rank {self.rank}: the launcher (pid {self._launcher}) has exited; stopping",
+                               fix="rerun the launch command to resume the build")
+
+
+class FileRanks(_LaunchedRanks):
+    """Ranks of one launch on one machine, meeting through files under ``<tmp>/anomset-launches``.
+
+    A launch is named by its launcher's pid, start time and restart count, which every rank reads
+    alike and no other launch shares; each ``connect`` within it gets a session folder of its own.
+    """
+
+    def __init__(self, rank: int, world: int, session: str, root: Path | None = None) -> None:
+        super().__init__(rank, world)
+        self._root = root or Path(tempfile.gettempdir()) / LAUNCHES_DIR
+        launch = launch_name(self._launcher)
+        if rank == 0:
+            prune_stale_launches(self._root, keep=launch)
+        self._dir = self._root / launch / session
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._steps = itertools.count()
+
+    def barrier(self) -> None:
+        self._exchange(f"step{next(self._steps)}", b"")
+
+    def agree(self, ok: bool) -> bool:
+        return all(v == b"1" for v in self._exchange(f"step{next(self._steps)}", b"1" if ok else b"0"))
+
+    def close(self) -> None:
+        # The last rank to close removes the session; a rank that has closed reads nothing more.
+        self._post("closed", b"")
+        if all((self._dir / f"closed.{r}").exists() for r in range(self.world)):
+            shutil.rmtree(self._dir, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                self._dir.parent.rmdir()  # only once every session of the launch is gone
+
+    def _exchange(self, name: str, payload: bytes) -> list[bytes]:
+        self._post(name, payload)
+        paths = [self._dir / f"{name}.{r}" for r in range(self.world)]
+        delay = 0.001
+        while True:
+            try:
+                return [p.read_bytes() for p in paths]
+            except FileNotFoundError:
+                self.check_launcher()
+                time.sleep(delay)
+                delay = min(2 * delay, 0.05)
+
+    def _post(self, name: str, payload: bytes) -> None:
+        tmp = self._dir / f".{name}.{self.rank}.tmp"
+        tmp.write_bytes(payload)
+        os.replace(tmp, self._dir / f"{name}.{self.rank}")  # peers never read half a file
+
+
+class TorchRanks(_LaunchedRanks):
+    """Ranks joined by ``torch.distributed`` (gloo on CPU, NCCL on GPU) through accelerate."""
+
+    def __init__(self) -> None:
+        import torch
+        from accelerate import PartialState
+
+        # Model-free synthesis needs no GPU; on a CPU box accelerate must be told (ENVIRONMENT.md).
+        self._state: Any = PartialState(cpu=not torch.cuda.is_available())
+        super().__init__(self._state.process_index, self._state.num_processes)
+
+    def barrier(self) -> None:
+        self._state.wait_for_everyone()
+
+    def agree(self, ok: bool) -> bool:
+        import torch
+        import torch.distributed as dist
+
+        # NCCL (GPU ranks) reduces only device tensors; gloo (CPU ranks) takes the CPU device here.
+        flag = torch.tensor([1 if ok else 0], dtype=torch.int64, device=self._state.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        return bool(flag.item())
+
+
+def connect(session: str) -> Ranks:
+    """This process's view of the launch it belongs to (``SingleProcess`` when not launched)."""
+    env = os.environ
+    world = int(env.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return SingleProcess()
+    name = f"{session}-{next(_sessions)}"
+    # torchelastic (accelerate launch, torchrun) starts one machine's ranks as children of one agent.
+    if "TORCHELASTIC_RUN_ID" in env and env.get("LOCAL_WORLD_SIZE") == str(world):
+        return FileRanks(int(env["RANK"]), world, name)
+    return TorchRanks()
+
+
+def launch_name(launcher_pid: int) -> str:
+    """``<pid>-<start time>-<restart>``: the same in every rank of a launch, different in any other."""
+    restart = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    return f"{launcher_pid}-{_start_time(launcher_pid)}-{restart}"
+
+
+def prune_stale_launches(root: Path, keep: str) -> None:
+    """Remove the folders of launches whose launcher has exited (killed builds leave them)."""
+    if not root.is_dir():
+        return
+    for folder in root.iterdir():
+        pid, _, rest = folder.name.partition("-")
+        if folder.name == keep or not pid.isdigit():
+            continue
+        started = rest.partition("-")[0]
+        if _start_time(int(pid)) != started:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in centiseconds, or '' if no such process exists."""
+    import psutil
+
+    try:
+        return str(round(psutil.Process(pid).create_time() * 100))
+    except psutil.Error:
+        return ""
+
