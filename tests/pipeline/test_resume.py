@@ -116,19 +116,7 @@ def test_sigkill_of_a_two_process_build_then_single_process_resume(tmp_path: Pat
     reference = tmp_path / "reference"
     run_build(load_recipe(recipe), reference, progress=False)
     out = tmp_path / "out"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
-    proc = subprocess.Popen(
-        [str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-         "-m", "anomset", "build", str(recipe), "--out", str(out), "--no-progress"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    markers = out / ".anomset" / "done"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if markers.exists() and len(list(markers.rglob("*.json"))) >= 2:
-            break
-        time.sleep(0.005)
-    assert proc.poll() is None, "build finished before it could be killed; make the recipe bigger"
+    proc = _launch_two_and_wait_for_markers(launcher, recipe, out, markers=2)
     # The elastic agent starts its workers in sessions of their own: kill the whole tree, as a crash would.
     family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
     for member in family:
@@ -139,6 +127,46 @@ def test_sigkill_of_a_two_process_build_then_single_process_resume(tmp_path: Pat
     result = run_build(load_recipe(recipe), out, progress=False)
     assert result.action == "resume" and 0 < result.shards_written < result.shards_total
     assert tree_digest(out) == tree_digest(reference)
+
+
+def test_workers_stop_when_only_the_launcher_is_killed(tmp_path: Path) -> None:
+    """SIGKILL of the launcher orphans its workers: they stop before their next shard, and a rerun resumes."""
+    launcher = Path(sys.executable).with_name("accelerate")
+    if not launcher.exists():
+        pytest.skip("accelerate launcher not installed next to this python")
+    recipe = _many_shards(tmp_path, count=200)
+    reference = tmp_path / "reference"
+    run_build(load_recipe(recipe), reference, progress=False)
+    out = tmp_path / "out"
+    proc = _launch_two_and_wait_for_markers(launcher, recipe, out, markers=2)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    assert len(workers) == 2
+    proc.kill()
+    proc.wait()
+    _, alive = psutil.wait_procs(workers, timeout=60)
+    assert alive == [], "orphaned workers kept building"
+    assert not (out / "manifest.json").exists() and not list(out.rglob("*.partial"))
+    result = run_build(load_recipe(recipe), out, progress=False)
+    assert result.action == "resume" and 0 < result.shards_written < result.shards_total
+    assert tree_digest(out) == tree_digest(reference)
+
+
+def _launch_two_and_wait_for_markers(launcher: Path, recipe: Path, out: Path, markers: int) -> subprocess.Popen:
+    """Start a two-process accelerate build and return once ``markers`` shards are done (still running)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
+    proc = subprocess.Popen(
+        [str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+         "-m", "anomset", "build", str(recipe), "--out", str(out), "--no-progress"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = out / ".anomset" / "done"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if done.exists() and len(list(done.rglob("*.json"))) >= markers:
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "build finished before it could be killed; make the recipe bigger"
+    return proc
 
 
 def test_a_second_build_into_a_busy_folder_is_refused(tmp_path: Path, tiny_recipe_path: Path) -> None:

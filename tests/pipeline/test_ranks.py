@@ -1,0 +1,158 @@
+"""How the processes of a build meet: file rendezvous on one machine, torch.distributed across machines."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from anomset.build import ranks as ranks_module
+from anomset.build.ranks import FileRanks, SingleProcess, connect, launch_name, prune_stale_launches
+
+ROOT = Path(__file__).parents[2]
+
+
+def _rank_main(rank: int, world: int, root: str, arrivals: dict, results: dict) -> None:
+    """One rank: arrive late by rank, cross a barrier, then vote twice (rank 2 says no the first time)."""
+    ranks = FileRanks(rank, world, "session", Path(root))
+    time.sleep(0.2 * rank)
+    arrivals[rank] = time.monotonic()
+    ranks.barrier()
+    passed = time.monotonic()
+    first = ranks.agree(rank != 2)
+    second = ranks.agree(True)
+    ranks.close()
+    results[rank] = (passed, first, second)
+
+
+def test_file_ranks_barrier_waits_for_everyone_and_agree_is_unanimous(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")  # children share this process as their launcher
+    with context.Manager() as manager:
+        arrivals, results = manager.dict(), manager.dict()
+        procs = [context.Process(target=_rank_main, args=(r, 3, str(tmp_path), arrivals, results)) for r in range(3)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(30)
+        assert [p.exitcode for p in procs] == [0, 0, 0]
+        last_arrival = max(arrivals.values())
+        assert all(passed >= last_arrival for passed, _, _ in results.values())
+        assert [results[r][1:] for r in range(3)] == [(False, True)] * 3
+    assert list(tmp_path.iterdir()) == []  # the last rank to close removed the launch's folder
+
+
+def test_single_process_when_not_launched(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    ranks = connect("build")
+    assert isinstance(ranks, SingleProcess) and (ranks.rank, ranks.world, ranks.is_main) == (0, 1, True)
+    assert ranks.agree(False) is False and ranks.agree(True) is True
+    ranks.barrier()
+    ranks.check_launcher()  # no launcher to lose
+
+
+def test_one_machine_torchelastic_launch_uses_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "none")
+    ranks = connect("build")
+    assert isinstance(ranks, FileRanks) and (ranks.rank, ranks.world, ranks.is_main) == (1, 2, False)
+    assert (tmp_path / ranks_module.LAUNCHES_DIR / launch_name(os.getppid())).is_dir()
+
+
+def test_stale_launch_folders_are_pruned(tmp_path: Path) -> None:
+    parent = os.getppid()
+    alive = tmp_path / launch_name(parent)
+    dead = tmp_path / "999999999-12345-0"  # no such pid
+    reused = tmp_path / f"{parent}-1-0"  # a live pid, but started at another time: a recycled pid
+    for folder in (alive, dead, reused):
+        (folder / "build-0").mkdir(parents=True)
+        (folder / "build-0" / "step0.0").write_bytes(b"")
+    prune_stale_launches(tmp_path, keep="none")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name]
+
+
+def test_a_rank_whose_launcher_died_stops_waiting(tmp_path: Path) -> None:
+    """The launcher is killed while a rank waits at a barrier: the orphan raises instead of hanging."""
+    report = tmp_path / "report.txt"
+    script = textwrap.dedent(f"""
+        import os, sys, time
+        from pathlib import Path
+        from anomset.build.ranks import FileRanks
+        if os.fork() == 0:  # the rank; its parent plays the launcher and dies
+            ranks = FileRanks(0, 2, "session", Path({str(tmp_path / "launches")!r}))
+            try:
+                ranks.barrier()  # rank 1 never comes
+                Path({str(report)!r}).write_text("passed the barrier")
+            except Exception as exc:
+                Path({str(report)!r}).write_text(f"{{type(exc).__name__}}: {{exc}}")
+            os._exit(0)
+        time.sleep(0.5)
+        os._exit(0)
+    """)
+    subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True,
+                   timeout=60)
+    deadline = time.monotonic() + 30
+    while not report.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    text = report.read_text()
+    assert text.startswith("AnomsetError: rank 0: the launcher (pid ") and "has exited; stopping" in text
+
+
+def test_torch_ranks_under_accelerate_launch(tmp_path: Path) -> None:
+    """The path for launches across machines, run on one: gloo barrier and a unanimous vote."""
+    launcher = Path(sys.executable).with_name("accelerate")
+    if not launcher.exists():
+        pytest.skip("accelerate launcher not installed next to this python")
+    script = tmp_path / "vote.py"
+    script.write_text(textwrap.dedent("""
+        from anomset.build.ranks import TorchRanks
+        ranks = TorchRanks()
+        ranks.barrier()
+        first = ranks.agree(ranks.rank == 0)
+        second = ranks.agree(True)
+        print(f"rank {ranks.rank}/{ranks.world}: {first} {second}", flush=True)
+    """))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+                           str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(line for line in done.stdout.splitlines() if line.startswith("rank")) == [
+        "rank 0/2: False True", "rank 1/2: False True"]
+
+
+def test_no_rendezvous_files_outlive_a_launched_build(tmp_path: Path, tiny_recipe_path: Path) -> None:
+    """A two-process build leaves nothing in the temp folder's launches area (and never imports torch)."""
+    launcher = Path(sys.executable).with_name("accelerate")
+    if not launcher.exists():
+        pytest.skip("accelerate launcher not installed next to this python")
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    probe = tmp_path / "probe.py"  # runs the CLI, then reports whether torch got imported
+    probe.write_text(textwrap.dedent("""
+        import sys
+        from anomset.cli import main
+        try:
+            main(standalone_mode=False)
+        finally:
+            print(f"torch imported: {'torch' in sys.modules}", flush=True)
+    """))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "TMPDIR": str(private_tmp)}
+    done = subprocess.run([str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+                           str(probe), "build", str(tiny_recipe_path), "--out", str(tmp_path / "out"),
+                           "--no-progress"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("torch imported: False") == 2
+    launches = private_tmp / ranks_module.LAUNCHES_DIR
+    assert not launches.exists() or list(launches.iterdir()) == []
+
