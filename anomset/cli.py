@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
 
 from anomset import __version__
 from anomset.errors import AnomsetError, OutputError
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the build is so that its shard in progress is removed on the way out."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated()
 
 
 def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -28,6 +38,9 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("interrupted; rerun the same command to resume", err=True)
             sys.exit(130)
+        except _Terminated:
+            click.echo("stopped by SIGTERM; rerun the same command to resume", err=True)
+            sys.exit(128 + signal.SIGTERM)
 
     return wrapper
 
@@ -48,16 +61,20 @@ def main() -> None:
               help="Output folder (default: the recipe's output.dir).")
 @click.option("--overwrite", is_flag=True, help="Delete a build of a different recipe in the output folder.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--processes", "-j", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Processes on this machine (0: one per core). GPU and multi-machine builds use accelerate launch.")
 @click.option("--push", "push_after", is_flag=True, help="Push to the Hub after a successful build.")
 @click.option("--repo", help="Hub dataset repo for --push (default: the recipe's hub.repo).")
 @click.option("--tag", help="Version tag for --push (default: v + the recipe's version).")
 @_friendly
-def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool, push_after: bool,
+def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool, processes: int, push_after: bool,
           repo: str | None, tag: str | None) -> None:
     """Build the dataset described by RECIPE (resumes an interrupted build of the same recipe)."""
     from anomset.build.launch import run_build
+    from anomset.build.local_launch import available_cores, run_ranks
     from anomset.recipe import load_recipe
 
+    signal.signal(signal.SIGTERM, _raise_terminated)
     loaded = load_recipe(recipe)
     if push_after and not (repo or loaded.recipe.hub.repo):
         raise OutputError("--push needs a repo", file=str(recipe), field="hub.repo",
@@ -66,18 +83,29 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
     if target is None:
         raise OutputError("no output folder", file=str(recipe), field="output.dir",
                           fix="pass --out DIR or set output.dir in the recipe")
-    result = run_build(loaded, target, overwrite=overwrite, progress=not no_progress)
-    if result.manifest is not None:
+    processes = processes or available_cores()
+    if processes > 1:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise AnomsetError("--processes cannot be combined with accelerate launch or torchrun",
+                               fix="drop --processes: the launcher already starts the processes")
+        flags = [*(["--overwrite"] if overwrite else []), *(["--no-progress"] if no_progress else [])]
+        code = run_ranks(["build", str(recipe), "--out", str(target), *flags], processes)
+        if code:
+            sys.exit(code)  # the ranks said why
+    else:
+        result = run_build(loaded, target, overwrite=overwrite, progress=not no_progress)
+        if result.manifest is None:
+            return  # not the main process
         skipped = result.shards_total - result.shards_written
         note = f" ({skipped} already done)" if skipped else ""
         procs = f", {result.processes} processes" if result.processes > 1 else ""
         click.echo(f"built {result.manifest['total_samples']} samples in {result.shards_total} shards{note}{procs} "
                    f"-> {result.out_dir} (rendering took {result.render_seconds:.1f} s)")
-        if push_after:
-            from anomset.hub.push import push as push_folder
+    if push_after:
+        from anomset.hub.push import push as push_folder
 
-            push_folder(result.out_dir, repo or loaded.recipe.hub.repo or "", tag=tag,
-                        private=loaded.recipe.hub.private, echo=click.echo)
+        push_folder(target, repo or loaded.recipe.hub.repo or "", tag=tag, private=loaded.recipe.hub.private,
+                    echo=click.echo)
 
 
 @main.command()

@@ -60,5 +60,11 @@ class PublishError(AnomsetError):
     exit_code = 6
 
 
+class PeerError(AnomsetError):
+    """Another process of a multi-process build failed (it printed why); this one stops too."""
+
+    exit_code = 7
+
+
 class UnknownNameError(RecipeError):
     """A registry lookup failed; the message lists close matches."""

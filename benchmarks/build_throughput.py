@@ -7,7 +7,10 @@ commands, start-up included, and by the parallel rendering phase the build repor
 multiplies every generation count of the recipe (the source stays the same), as real builds make
 many anomalies per normal image.
 
-    python benchmarks/build_throughput.py [--recipe recipes/toy.yaml] [--scale 8] [--skip-multi]
+Builds alternate (1, 2, 1, 2 processes...) and the best of each is reported, because the shared
+machine's noise only ever adds time.
+
+    python benchmarks/build_throughput.py [--recipe recipes/toy.yaml] [--scale 8] [--repeat 2] [--skip-multi]
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -76,31 +80,50 @@ def timed_encode(pairs: list[tuple[str, np.ndarray, np.ndarray]], folder: Path) 
     return time.perf_counter() - start
 
 
+def best_of(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    """The fastest whole command and the fastest rendering phase: the machine's noise only ever adds time."""
+    return min(r[0] for r in runs), min(r[1] for r in runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", type=Path, default=ROOT / "recipes" / "toy.yaml")
     parser.add_argument("--scale", type=int, default=8, help="multiply generation counts (default 8)")
+    parser.add_argument("--repeat", type=int, default=2, help="alternate 1- and 2-process builds this often; "
+                        "report the best of each (default 2)")
     parser.add_argument("--skip-multi", action="store_true", help="skip the two-process build")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         recipe = scaled_recipe(args.recipe, args.scale, folder)
-        one, one_render = timed_build(recipe, folder / "one", 1)
-        pairs = decoded_pairs(folder / "one")
+        ones, twos = [], []
+        for attempt in range(args.repeat):
+            ones.append(timed_build(recipe, folder / f"one{attempt}", 1))
+            if not args.skip_multi:
+                twos.append(timed_build(recipe, folder / f"two{attempt}", 2))
+                manifests = {(folder / f"{n}{attempt}" / "manifest.json").read_bytes() for n in ("one", "two")}
+                assert len(manifests) == 1, "1 and 2 processes built different bytes"
+                shutil.rmtree(folder / f"two{attempt}")
+            if attempt:
+                shutil.rmtree(folder / f"one{attempt}")
+        one, one_render = best_of(ones)
+        pairs = decoded_pairs(folder / "one0")
         encode = timed_encode(pairs, folder)
         n = len(pairs)
         size = pairs[0][1].shape[:2]
-        print(f"{n} pairs at {size[0]}x{size[1]} from {args.recipe.name} with generation counts x{args.scale}")
+        print(f"{n} pairs at {size[0]}x{size[1]} from {args.recipe.name} with generation counts x{args.scale}, "
+              f"best of {args.repeat}")
         print(f"  PNG encode + tar only        {n / encode:8.1f} pairs/s")
         print(f"  build, 1 process             {n / one:8.1f} pairs/s  (rendering phase {n / one_render:.1f})")
         print(f"  ratio build/encode           {encode / one:8.2f}   (target >= 0.6)")
-        if not args.skip_multi:
-            two, two_render = timed_build(recipe, folder / "two", 2)
+        if twos:
+            two, two_render = best_of(twos)
             print(f"  build, 2 processes           {n / two:8.1f} pairs/s  (rendering phase {n / two_render:.1f})")
             print(f"  ratio 2 procs / 1, command   {one / two:8.2f}   (target >= 1.8; includes the launcher)")
             print(f"  ratio 2 procs / 1, rendering {one_render / two_render:8.2f}")
-            print(f"  fixed cost of the 2-process command: {two - two_render - (one - one_render):.1f} s more "
-                  "than 1 process (accelerate launcher, torch import, process group)")
+            print(f"  fixed cost: 1 process {one - one_render:.1f} s, 2 processes {two - two_render:.1f} s "
+                  "(start-up, manifest and card; the launcher's own start and exit)")
+
 
 if __name__ == "__main__":
     main()

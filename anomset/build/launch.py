@@ -16,7 +16,7 @@ from anomset.build.ranks import Ranks, connect
 from anomset.build.render import Renderer
 from anomset.build.state import OutputState, write_atomic, write_json_atomic
 from anomset.build.worker import write_shard
-from anomset.errors import AnomsetError, RecipeError
+from anomset.errors import AnomsetError, PeerError, RecipeError
 from anomset.recipe.load import LoadedRecipe, build_component
 from anomset.registry import SOURCES
 from anomset.sources.base import Source, SourceItem
@@ -92,13 +92,14 @@ def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool
         error: AnomsetError | None = None
         try:
             _write_shards(mine, renderer, state, loaded.recipe.output.png_compression, progress and ranks.is_main,
-                          before_each=ranks.check_launcher)
+                          before_each=ranks.check_launcher,
+                          label="build" if ranks.world == 1 else f"build, rank 0 of {ranks.world}")
         except AnomsetError as exc:
             error = exc
         if not ranks.agree(error is None):
             if error is not None:
                 raise error
-            raise AnomsetError("another process failed; see its message above")
+            raise PeerError(f"rank {ranks.rank}: another process of this build failed; see its error")
         render_seconds = time.perf_counter() - started
         manifest = None
         if ranks.is_main:
@@ -138,11 +139,11 @@ def finalize(loaded: LoadedRecipe, source: Source, plan: list[ShardSpec], state:
 
 
 def _write_shards(shards: list[ShardSpec], renderer: Renderer, state: OutputState, compression: int,
-                  show_progress: bool, before_each: Callable[[], None]) -> None:
+                  show_progress: bool, before_each: Callable[[], None], label: str) -> None:
     from tqdm.auto import tqdm
 
     total = sum(len(s.samples) for s in shards)
-    with tqdm(total=total, unit="pair", desc="build", disable=not show_progress or total == 0,
+    with tqdm(total=total, unit="pair", desc=label, disable=not show_progress or total == 0,
               dynamic_ncols=True) as bar:
         for shard in shards:
             before_each()

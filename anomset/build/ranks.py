@@ -3,7 +3,8 @@
 Three ways to coordinate, chosen by ``connect`` from the launcher's environment:
 
 - ``SingleProcess``: a plain ``anomset build``.
-- ``FileRanks``: the ranks of a one-machine ``accelerate launch`` / ``torchrun``. They meet through
+- ``FileRanks``: the ranks of a one-machine ``accelerate launch``, ``torchrun`` or
+  ``anomset build --processes N``. They meet through
   files in a temp folder named after their common parent, the launcher, so model-free builds never
   import torch: on a CPU box ``import torch`` plus a gloo process group cost each rank seconds,
   more than a small build's rendering saves.
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from anomset.build.local_launch import LOCAL_LAUNCH_ENV
 from anomset.errors import AnomsetError
 
 LAUNCHES_DIR = "anomset-launches"
@@ -142,6 +144,14 @@ class TorchRanks(_LaunchedRanks):
         dist.all_reduce(flag, op=dist.ReduceOp.MIN)
         return bool(flag.item())
 
+    def close(self) -> None:
+        import torch.distributed as dist
+
+        # Left to interpreter exit, gloo's teardown can abort a rank ("terminate called without an
+        # active exception"), failing a build that succeeded.
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
 
 def connect(session: str) -> Ranks:
     """This process's view of the launch it belongs to (``SingleProcess`` when not launched)."""
@@ -150,8 +160,10 @@ def connect(session: str) -> Ranks:
     if world <= 1:
         return SingleProcess()
     name = f"{session}-{next(_sessions)}"
-    # torchelastic (accelerate launch, torchrun) starts one machine's ranks as children of one agent.
-    if "TORCHELASTIC_RUN_ID" in env and env.get("LOCAL_WORLD_SIZE") == str(world):
+    # torchelastic (accelerate launch, torchrun) and ``--processes`` start one machine's ranks as
+    # children of one launcher.
+    launched_here = "TORCHELASTIC_RUN_ID" in env or LOCAL_LAUNCH_ENV in env
+    if launched_here and env.get("LOCAL_WORLD_SIZE") == str(world):
         return FileRanks(int(env["RANK"]), world, name)
     return TorchRanks()
 
