@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from anomset.build.plan import ShardSpec, make_plan
 from anomset.build.protocol import show_defects_to_generators
 from anomset.build.ranks import Ranks, connect
 from anomset.build.render import Renderer
+from anomset.build.schedule import block, my_shards
 from anomset.build.state import OutputState, write_atomic, write_json_atomic
 from anomset.build.worker import write_shard
 from anomset.errors import AnomsetError, PeerError, RecipeError
@@ -88,14 +89,16 @@ def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool
         ranks.barrier()
         started = time.perf_counter()
         pending = [s for s in plan if not state.is_done(s.relpath)]
-        mine = share_of(pending, ranks.rank, ranks.world)
+        expected = sum(len(pending[i].samples) for i in block(len(pending), ranks.rank, ranks.world))
         error: AnomsetError | None = None
         try:
-            _write_shards(mine, renderer, state, loaded.recipe.output.png_compression, progress and ranks.is_main,
-                          before_each=ranks.check_launcher,
+            _write_shards(my_shards(pending, ranks), expected, renderer, state, loaded.recipe.output.png_compression,
+                          progress and ranks.is_main, before_each=ranks.check,
                           label="build" if ranks.world == 1 else f"build, rank 0 of {ranks.world}")
         except AnomsetError as exc:
             error = exc
+            if not isinstance(exc, PeerError):
+                ranks.fail()
         if not ranks.agree(error is None):
             if error is not None:
                 raise error
@@ -106,17 +109,6 @@ def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool
             manifest = finalize(loaded, source, plan, state)
         ranks.barrier()
     return BuildResult(state.out, action, len(plan), len(pending), ranks.world, render_seconds, manifest)
-
-
-def share_of(pending: list[ShardSpec], rank: int, world: int) -> list[ShardSpec]:
-    """This rank's contiguous block of the pending shards (sizes differ by at most one shard).
-
-    Contiguous rather than strided (``pending[rank::world]``): the plan is sorted by class, so a
-    rank keeps to few classes and loads each class's source images (and, for learned generators,
-    each class's model state) once instead of every rank loading every class.
-    """
-    start, stop = rank * len(pending) // world, (rank + 1) * len(pending) // world
-    return pending[start:stop]
 
 
 def finalize(loaded: LoadedRecipe, source: Source, plan: list[ShardSpec], state: OutputState) -> dict[str, Any]:
@@ -138,16 +130,18 @@ def finalize(loaded: LoadedRecipe, source: Source, plan: list[ShardSpec], state:
     return manifest
 
 
-def _write_shards(shards: list[ShardSpec], renderer: Renderer, state: OutputState, compression: int,
-                  show_progress: bool, before_each: Callable[[], None], label: str) -> None:
+def _write_shards(shards: Iterable[ShardSpec], expected: int, renderer: Renderer, state: OutputState,
+                  compression: int, show_progress: bool, before_each: Callable[[], None], label: str) -> None:
+    """Write ``shards``; the bar starts at ``expected`` samples and follows what this rank really takes."""
     from tqdm.auto import tqdm
 
-    total = sum(len(s.samples) for s in shards)
-    with tqdm(total=total, unit="pair", desc=label, disable=not show_progress or total == 0,
+    with tqdm(total=expected, unit="pair", desc=label, disable=not show_progress or expected == 0,
               dynamic_ncols=True) as bar:
         for shard in shards:
             before_each()
+            bar.total = max(bar.total, bar.n + len(shard.samples))  # a shard taken from a slower rank
             write_shard(shard, renderer, state, compression, on_sample=lambda: bar.update(1))
+        bar.total = bar.n  # shards of its own that faster ranks took
 
 
 def _limit_threads() -> None:

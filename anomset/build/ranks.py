@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from anomset.build.local_launch import LOCAL_LAUNCH_ENV
-from anomset.errors import AnomsetError
+from anomset.errors import AnomsetError, PeerError
 
 LAUNCHES_DIR = "anomset-launches"
+FAILED = "failed"  # any rank that fails creates it; the others stop before their next shard
 _sessions = itertools.count()  # every rank builds in the same order, so the n-th session matches
 
 
@@ -36,6 +37,7 @@ class Ranks:
 
     rank = 0
     world = 1
+    steals = False  # whether a rank may take shards from the blocks of others (see ``schedule``)
 
     @property
     def is_main(self) -> bool:
@@ -48,8 +50,15 @@ class Ranks:
         """True on every rank only if ``ok`` is True on every rank (so a failing rank stops them all)."""
         return ok
 
-    def check_launcher(self) -> None:
-        """Raise if the launcher that started this rank is gone (its workers must not build on alone)."""
+    def claim(self, index: int) -> bool:
+        """Take pending shard ``index`` for this rank; False if another rank has it."""
+        return True
+
+    def check(self) -> None:
+        """Raise if this rank should stop: its launcher is gone, or (where ranks can tell) another failed."""
+
+    def fail(self) -> None:
+        """Tell the other ranks, where they can be told at once, that this one failed."""
 
     def close(self) -> None:
         """Release what coordination left behind; every rank calls it, failed or not."""
@@ -65,7 +74,7 @@ class _LaunchedRanks(Ranks):
         self.rank, self.world = rank, world
         self._launcher = os.getppid()
 
-    def check_launcher(self) -> None:
+    def check(self) -> None:
         # An orphan is re-parented, so a changed parent means the launcher died (e.g. SIGKILL).
         if os.getppid() != self._launcher:
             raise AnomsetError(f"rank {self.rank}: the launcher (pid {self._launcher}) has exited; stopping",
@@ -89,8 +98,25 @@ class FileRanks(_LaunchedRanks):
         self._dir.mkdir(parents=True, exist_ok=True)
         self._steps = itertools.count()
 
+    steals = True
+
     def barrier(self) -> None:
         self._exchange(f"step{next(self._steps)}", b"")
+
+    def check(self) -> None:
+        super().check()
+        if (self._dir / FAILED).exists():
+            raise PeerError(f"rank {self.rank}: another process of this build failed; see its error")
+
+    def fail(self) -> None:
+        (self._dir / FAILED).touch()
+
+    def claim(self, index: int) -> bool:
+        try:
+            os.close(os.open(self._dir / f"claim-{index}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return False
+        return True
 
     def agree(self, ok: bool) -> bool:
         return all(v == b"1" for v in self._exchange(f"step{next(self._steps)}", b"1" if ok else b"0"))
@@ -111,7 +137,7 @@ class FileRanks(_LaunchedRanks):
             try:
                 return [p.read_bytes() for p in paths]
             except FileNotFoundError:
-                self.check_launcher()
+                super().check()  # a failed peer still comes to vote
                 time.sleep(delay)
                 delay = min(2 * delay, 0.05)
 

@@ -15,6 +15,7 @@ import pytest
 
 from anomset.build import ranks as ranks_module
 from anomset.build.ranks import FileRanks, SingleProcess, connect, launch_name, prune_stale_launches
+from anomset.errors import PeerError
 
 ROOT = Path(__file__).parents[2]
 
@@ -48,13 +49,22 @@ def test_file_ranks_barrier_waits_for_everyone_and_agree_is_unanimous(tmp_path: 
     assert list(tmp_path.iterdir()) == []  # the last rank to close removed the launch's folder
 
 
+def test_file_ranks_claim_each_shard_once_and_hear_of_a_failed_peer(tmp_path: Path) -> None:
+    first, second = FileRanks(0, 2, "session", tmp_path), FileRanks(1, 2, "session", tmp_path)
+    assert first.steals and [first.claim(3), second.claim(3), second.claim(4)] == [True, False, True]
+    first.check()  # nobody failed yet
+    second.fail()
+    with pytest.raises(PeerError, match="rank 0: another process of this build failed"):
+        first.check()
+
+
 def test_single_process_when_not_launched(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     ranks = connect("build")
     assert isinstance(ranks, SingleProcess) and (ranks.rank, ranks.world, ranks.is_main) == (0, 1, True)
     assert ranks.agree(False) is False and ranks.agree(True) is True
     ranks.barrier()
-    ranks.check_launcher()  # no launcher to lose
+    ranks.check()  # no launcher to lose, no peer to fail
 
 
 def test_one_machine_torchelastic_launch_uses_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
