@@ -88,6 +88,8 @@ class FileRanks(_LaunchedRanks):
     alike and no other launch shares; each ``connect`` within it gets a session folder of its own.
     """
 
+    steals = True
+
     def __init__(self, rank: int, world: int, session: str, root: Path | None = None) -> None:
         super().__init__(rank, world)
         self._root = root or Path(tempfile.gettempdir()) / LAUNCHES_DIR
@@ -97,8 +99,6 @@ class FileRanks(_LaunchedRanks):
         self._dir = self._root / launch / session
         self._dir.mkdir(parents=True, exist_ok=True)
         self._steps = itertools.count()
-
-    steals = True
 
     def barrier(self) -> None:
         self._exchange(f"step{next(self._steps)}", b"")
