@@ -33,8 +33,9 @@ def available_cores() -> int:
 def run_ranks(args: list[str], processes: int) -> int:
     """Run ``python -m anomset <args>`` as ranks ``0..processes-1``; return the exit code of the build.
 
-    0 when every rank succeeds; otherwise the exit code of the first rank seen failing (the others
-    are stopped with SIGTERM). SIGINT reaches the ranks through the terminal; SIGTERM is passed on.
+    0 when every rank succeeds. Once one fails, the others are stopped with SIGTERM and the exit code
+    is the failing rank's own, not that of a rank stopped for it. SIGINT reaches the ranks through
+    the terminal; SIGTERM is passed on.
     """
     env = {**os.environ, "WORLD_SIZE": str(processes), "LOCAL_WORLD_SIZE": str(processes), LOCAL_LAUNCH_ENV: "1",
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
