@@ -35,6 +35,22 @@ def tiny_recipe(**overrides) -> dict:
     return recipe
 
 
+def many_shards_recipe(folder: Path, count: int = 12) -> Path:
+    """The tiny recipe with two samples a shard and ``count`` CutPaste bricks: a build long enough to interrupt."""
+    recipe = tiny_recipe()
+    recipe["output"]["shard_size"] = 2
+    recipe["classes"]["brick"]["generate"][0]["count"] = count
+    return write_recipe(folder / "many.yaml", recipe)
+
+
+def invisible_washer_recipe() -> dict:
+    """The tiny recipe, three samples a shard, with a washer DRAEM entry of zero opacity: it fails to render."""
+    recipe = tiny_recipe()
+    recipe["output"]["shard_size"] = 3
+    recipe["classes"]["washer"]["generate"][0].update(params={"opacity": [0.0, 0.0]}, max_redraws=2)
+    return recipe
+
+
 def write_recipe(path: Path, recipe: dict) -> Path:
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
     return path

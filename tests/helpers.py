@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
+
 STATE_DIR = ".anomset"
+ROOT = Path(__file__).parents[1]
 
 
 def tree_digest(folder: Path, include_state: bool = False) -> dict[str, str]:
@@ -16,3 +23,47 @@ def tree_digest(folder: Path, include_state: bool = False) -> dict[str, str]:
         if path.is_file() and (include_state or not rel.startswith(STATE_DIR)):
             out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
+
+
+def build_env(**extra: str) -> dict[str, str]:
+    """Environment for a build in a subprocess: this checkout importable, one thread per process."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **extra}
+
+
+def accelerate_launch(*args: str) -> list[str]:
+    """``accelerate launch`` of 2 CPU processes running ``args``; skips the test without the launcher."""
+    launcher = Path(sys.executable).with_name("accelerate")
+    if not launcher.exists():
+        pytest.skip("accelerate launcher not installed next to this python")
+    return [str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+            "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0", *args]
+
+
+def wait_for_done_shards(proc: subprocess.Popen, out: Path, count: int, timeout: float = 120) -> None:
+    """Return once ``count`` shards of the build into ``out`` are marked done, with ``proc`` still running."""
+    done = out / STATE_DIR / "done"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if done.exists() and len(list(done.rglob("*.json"))) >= count:
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "build finished before it could be interrupted; make the recipe bigger"
+
+
+def reference_build(recipe: Path, folder: Path) -> Path:
+    """An uninterrupted one-process build of ``recipe`` into ``folder/reference``: the bytes to match."""
+    from anomset.build.launch import run_build
+    from anomset.recipe import load_recipe
+
+    run_build(load_recipe(recipe), folder / "reference", progress=False)
+    return folder / "reference"
+
+
+def assert_resumes_to(recipe: Path, out: Path, reference: Path) -> None:
+    """A plain rerun finishes the interrupted build in ``out``, writing only what was missing, byte for byte."""
+    from anomset.build.launch import run_build
+    from anomset.recipe import load_recipe
+
+    result = run_build(load_recipe(recipe), out, progress=False)
+    assert result.action == "resume" and 0 < result.shards_written < result.shards_total
+    assert tree_digest(out) == tree_digest(reference)

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
-
-import pytest
 
 from anomset.build.launch import run_build
 from anomset.recipe import load_recipe
 from tests.conftest import tiny_recipe, write_recipe
-from tests.helpers import tree_digest
+from tests.helpers import accelerate_launch, build_env, tree_digest
 
 
 def test_rebuild_is_byte_identical(tmp_path: Path, tiny_recipe_path: Path) -> None:
@@ -58,16 +53,10 @@ def test_tar_members_are_sorted_with_fixed_metadata(tmp_path: Path, tiny_recipe_
 
 def test_two_processes_match_one(tmp_path: Path, tiny_recipe_path: Path) -> None:
     """accelerate launch with 2 CPU processes writes the same bytes as a plain build."""
-    if shutil.which("accelerate", path=os.path.dirname(sys.executable)) is None:
-        pytest.skip("accelerate launcher not installed next to this python")
+    command = accelerate_launch("-m", "anomset", "build", str(tiny_recipe_path), "--out", str(tmp_path / "two"),
+                                "--no-progress")
     run_build(load_recipe(tiny_recipe_path), tmp_path / "one", progress=False)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
-    launcher = os.path.join(os.path.dirname(sys.executable), "accelerate")
-    result = subprocess.run(
-        [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-         "-m", "anomset", "build", str(tiny_recipe_path), "--out", str(tmp_path / "two"), "--no-progress"],
-        env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(command, env=build_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "2 processes" in result.stdout
     assert tree_digest(tmp_path / "one") == tree_digest(tmp_path / "two")

@@ -8,13 +8,11 @@ from click.testing import CliRunner
 
 from anomset.cli import main
 from anomset.errors import SynthesisError
-from tests.conftest import tiny_recipe, write_recipe
+from tests.conftest import invisible_washer_recipe, write_recipe
 
 
 def test_invisible_anomaly_fails_cleanly_and_resumes_after_fix(tmp_path: Path) -> None:
-    recipe = tiny_recipe()
-    recipe["output"]["shard_size"] = 3
-    recipe["classes"]["washer"]["generate"][0].update(params={"opacity": [0.0, 0.0]}, max_redraws=2)
+    recipe = invisible_washer_recipe()
     path = write_recipe(tmp_path / "r.yaml", recipe)
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["build", str(path), "--out", str(out), "--no-progress"])

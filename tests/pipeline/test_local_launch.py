@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -17,23 +15,13 @@ from anomset.build.local_launch import available_cores
 from anomset.cli import main
 from anomset.errors import SynthesisError
 from anomset.recipe import load_recipe
-from tests.conftest import tiny_recipe, write_recipe
-from tests.helpers import tree_digest
-
-ROOT = Path(__file__).parents[2]
+from tests.conftest import invisible_washer_recipe, many_shards_recipe, write_recipe
+from tests.helpers import assert_resumes_to, build_env, reference_build, tree_digest, wait_for_done_shards
 
 
 def _build(recipe: Path, out: Path, *flags: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "anomset", "build", str(recipe), "--out", str(out), "--no-progress",
-                             *flags], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _many_shards(tmp_path: Path, count: int) -> Path:
-    recipe = tiny_recipe()
-    recipe["output"]["shard_size"] = 2
-    recipe["classes"]["brick"]["generate"][0]["count"] = count
-    return write_recipe(tmp_path / "many.yaml", recipe)
+                             *flags], env=build_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_two_local_processes_match_one(tmp_path: Path, tiny_recipe_path: Path) -> None:
@@ -52,11 +40,8 @@ def test_zero_means_one_process_per_core(tmp_path: Path, tiny_recipe_path: Path)
 
 
 def test_a_failing_rank_stops_the_build_with_its_own_error(tmp_path: Path) -> None:
-    recipe = tiny_recipe()
-    recipe["output"]["shard_size"] = 3
     # washer comes last in the plan, so the second rank meets the invisible anomaly.
-    recipe["classes"]["washer"]["generate"][0].update(params={"opacity": [0.0, 0.0]}, max_redraws=2)
-    path = write_recipe(tmp_path / "r.yaml", recipe)
+    path = write_recipe(tmp_path / "r.yaml", invisible_washer_recipe())
     out = tmp_path / "out"
     proc = _build(path, out, "--processes", "2")
     _, stderr = proc.communicate(timeout=300)
@@ -68,15 +53,11 @@ def test_a_failing_rank_stops_the_build_with_its_own_error(tmp_path: Path) -> No
 
 
 def test_sigterm_to_the_launcher_stops_every_rank_and_a_rerun_resumes(tmp_path: Path) -> None:
-    recipe = _many_shards(tmp_path, count=200)
-    reference = tmp_path / "reference"
-    run_build(load_recipe(recipe), reference, progress=False)
+    recipe = many_shards_recipe(tmp_path, count=200)
+    reference = reference_build(recipe, tmp_path)
     out = tmp_path / "out"
     proc = _build(recipe, out, "--processes", "2")
-    done = out / ".anomset" / "done"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (done.exists() and len(list(done.rglob("*.json"))) >= 2):
-        time.sleep(0.005)
+    wait_for_done_shards(proc, out, 2)
     ranks = psutil.Process(proc.pid).children()
     assert len(ranks) == 2 and proc.poll() is None
     proc.send_signal(signal.SIGTERM)
@@ -85,9 +66,7 @@ def test_sigterm_to_the_launcher_stops_every_rank_and_a_rerun_resumes(tmp_path: 
     assert "stopped by SIGTERM; rerun the same command to resume" in stderr and "Traceback" not in stderr
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in ranks)
     assert not list(out.rglob("*.partial")) and not (out / "manifest.json").exists()
-    result = run_build(load_recipe(recipe), out, progress=False)
-    assert result.action == "resume" and 0 < result.shards_written < result.shards_total
-    assert tree_digest(out) == tree_digest(reference)
+    assert_resumes_to(recipe, out, reference)
 
 
 def test_processes_is_refused_under_another_launcher(tmp_path: Path, tiny_recipe_path: Path) -> None:

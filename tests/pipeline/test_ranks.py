@@ -16,8 +16,7 @@ import pytest
 from anomset.build import ranks as ranks_module
 from anomset.build.ranks import FileRanks, SingleProcess, connect, launch_name, prune_stale_launches
 from anomset.errors import PeerError
-
-ROOT = Path(__file__).parents[2]
+from tests.helpers import accelerate_launch, build_env
 
 
 def _rank_main(rank: int, world: int, root: str, arrivals: dict, results: dict) -> None:
@@ -108,8 +107,7 @@ def test_a_rank_whose_launcher_died_stops_waiting(tmp_path: Path) -> None:
         time.sleep(0.5)
         os._exit(0)
     """)
-    subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True,
-                   timeout=60)
+    subprocess.run([sys.executable, "-c", script], env=build_env(), check=True, timeout=60)
     deadline = time.monotonic() + 30
     while not report.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -119,9 +117,6 @@ def test_a_rank_whose_launcher_died_stops_waiting(tmp_path: Path) -> None:
 
 def test_torch_ranks_under_accelerate_launch(tmp_path: Path) -> None:
     """The path for launches across machines, run on one: gloo barrier and a unanimous vote."""
-    launcher = Path(sys.executable).with_name("accelerate")
-    if not launcher.exists():
-        pytest.skip("accelerate launcher not installed next to this python")
     script = tmp_path / "vote.py"
     script.write_text(textwrap.dedent("""
         import sys
@@ -134,19 +129,14 @@ def test_torch_ranks_under_accelerate_launch(tmp_path: Path) -> None:
         ranks.close()
         Path(sys.argv[1], f"rank{ranks.rank}.txt").write_text(f"{ranks.world} {first} {second}")
     """))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-                           str(script), str(tmp_path)], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(accelerate_launch(str(script), str(tmp_path)), env=build_env(), capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert [(tmp_path / f"rank{r}.txt").read_text() for r in range(2)] == ["2 False True"] * 2
 
 
 def test_no_rendezvous_files_outlive_a_launched_build(tmp_path: Path, tiny_recipe_path: Path) -> None:
     """A two-process build leaves nothing in the temp folder's launches area (and never imports torch)."""
-    launcher = Path(sys.executable).with_name("accelerate")
-    if not launcher.exists():
-        pytest.skip("accelerate launcher not installed next to this python")
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     probe = tmp_path / "probe.py"  # runs the CLI, then reports whether torch got imported
@@ -158,11 +148,10 @@ def test_no_rendezvous_files_outlive_a_launched_build(tmp_path: Path, tiny_recip
         finally:
             print(f"torch imported: {'torch' in sys.modules}", flush=True)
     """))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "TMPDIR": str(private_tmp)}
-    done = subprocess.run([str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-                           str(probe), "build", str(tiny_recipe_path), "--out", str(tmp_path / "out"),
-                           "--no-progress"], env=env, capture_output=True, text=True, timeout=300)
+    command = accelerate_launch(str(probe), "build", str(tiny_recipe_path), "--out", str(tmp_path / "out"),
+                                "--no-progress")
+    done = subprocess.run(command, env=build_env(TMPDIR=str(private_tmp)), capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("torch imported: False") == 2
     launches = private_tmp / ranks_module.LAUNCHES_DIR

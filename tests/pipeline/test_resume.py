@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,26 +14,25 @@ import pytest
 from anomset.build.launch import run_build
 from anomset.errors import OutputError
 from anomset.recipe import load_recipe
-from tests.conftest import tiny_recipe, write_recipe
-from tests.helpers import tree_digest
-
-
-def _many_shards(tmp_path: Path, count: int = 12) -> Path:
-    recipe = tiny_recipe()
-    recipe["output"]["shard_size"] = 2
-    recipe["classes"]["brick"]["generate"][0]["count"] = count
-    return write_recipe(tmp_path / "many.yaml", recipe)
+from tests.conftest import many_shards_recipe, tiny_recipe, write_recipe
+from tests.helpers import (
+    accelerate_launch,
+    assert_resumes_to,
+    build_env,
+    reference_build,
+    tree_digest,
+    wait_for_done_shards,
+)
 
 
 def _build_cli(recipe: Path, out: Path) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
     return subprocess.Popen([sys.executable, "-m", "anomset", "build", str(recipe), "--out", str(out),
-                             "--no-progress"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--no-progress"], env=build_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 @pytest.mark.parametrize("kill_after_markers", [0, 1, 4])
 def test_sigkill_then_resume_matches_clean_build(tmp_path: Path, kill_after_markers: int) -> None:
-    recipe = _many_shards(tmp_path)
+    recipe = many_shards_recipe(tmp_path)
     reference = tmp_path / "reference"
     run_build(load_recipe(recipe), reference, progress=False)
     out = tmp_path / "out"
@@ -109,14 +107,10 @@ def test_foreign_folder_is_never_touched(tmp_path: Path, tiny_recipe_path: Path)
 
 def test_sigkill_of_a_two_process_build_then_single_process_resume(tmp_path: Path) -> None:
     """Kill every process of an accelerate launch mid-build; a plain rerun finishes it identically."""
-    launcher = Path(sys.executable).with_name("accelerate")
-    if not launcher.exists():
-        pytest.skip("accelerate launcher not installed next to this python")
-    recipe = _many_shards(tmp_path, count=60)
-    reference = tmp_path / "reference"
-    run_build(load_recipe(recipe), reference, progress=False)
+    recipe = many_shards_recipe(tmp_path, count=60)
+    reference = reference_build(recipe, tmp_path)
     out = tmp_path / "out"
-    proc = _launch_two_and_wait_for_markers(launcher, recipe, out, markers=2)
+    proc = _launch_two(recipe, out)
     # The elastic agent starts its workers in sessions of their own: kill the whole tree, as a crash would.
     family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
     for member in family:
@@ -124,21 +118,15 @@ def test_sigkill_of_a_two_process_build_then_single_process_resume(tmp_path: Pat
     psutil.wait_procs(family, timeout=30)
     proc.wait()
     assert not (out / "manifest.json").exists()
-    result = run_build(load_recipe(recipe), out, progress=False)
-    assert result.action == "resume" and 0 < result.shards_written < result.shards_total
-    assert tree_digest(out) == tree_digest(reference)
+    assert_resumes_to(recipe, out, reference)
 
 
 def test_workers_stop_when_only_the_launcher_is_killed(tmp_path: Path) -> None:
     """SIGKILL of the launcher orphans its workers: they stop before their next shard, and a rerun resumes."""
-    launcher = Path(sys.executable).with_name("accelerate")
-    if not launcher.exists():
-        pytest.skip("accelerate launcher not installed next to this python")
-    recipe = _many_shards(tmp_path, count=200)
-    reference = tmp_path / "reference"
-    run_build(load_recipe(recipe), reference, progress=False)
+    recipe = many_shards_recipe(tmp_path, count=200)
+    reference = reference_build(recipe, tmp_path)
     out = tmp_path / "out"
-    proc = _launch_two_and_wait_for_markers(launcher, recipe, out, markers=2)
+    proc = _launch_two(recipe, out)
     workers = psutil.Process(proc.pid).children(recursive=True)
     assert len(workers) == 2
     proc.kill()
@@ -146,26 +134,15 @@ def test_workers_stop_when_only_the_launcher_is_killed(tmp_path: Path) -> None:
     _, alive = psutil.wait_procs(workers, timeout=60)
     assert alive == [], "orphaned workers kept building"
     assert not (out / "manifest.json").exists() and not list(out.rglob("*.partial"))
-    result = run_build(load_recipe(recipe), out, progress=False)
-    assert result.action == "resume" and 0 < result.shards_written < result.shards_total
-    assert tree_digest(out) == tree_digest(reference)
+    assert_resumes_to(recipe, out, reference)
 
 
-def _launch_two_and_wait_for_markers(launcher: Path, recipe: Path, out: Path, markers: int) -> subprocess.Popen:
-    """Start a two-process accelerate build and return once ``markers`` shards are done (still running)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
-    proc = subprocess.Popen(
-        [str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-         "-m", "anomset", "build", str(recipe), "--out", str(out), "--no-progress"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    done = out / ".anomset" / "done"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if done.exists() and len(list(done.rglob("*.json"))) >= markers:
-            break
-        time.sleep(0.005)
-    assert proc.poll() is None, "build finished before it could be killed; make the recipe bigger"
+def _launch_two(recipe: Path, out: Path) -> subprocess.Popen:
+    """A two-process accelerate build, returned once two shards are done (still running)."""
+    proc = subprocess.Popen(accelerate_launch("-m", "anomset", "build", str(recipe), "--out", str(out),
+                                              "--no-progress"),
+                            env=build_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_done_shards(proc, out, 2)
     return proc
 
 
