@@ -1,11 +1,12 @@
 """Publish a built folder as a versioned Hub dataset. The only code that talks to ``HfApi``.
 
-Sequence: check the local files against the manifest, re-render the card for ``repo@tag``, create the
-repo if needed, refuse an existing tag, commit the data (shards, manifest, recipe, assets, benchmarks;
-never ``.anomset/`` or ``*.partial``) in batches and delete published files the build no longer has,
-verify every remote file's size and hash against the local ones, commit README.md on top, and tag that
-commit. Rate limits (429), server errors and commit races (409/412) are retried with bounded
-exponential backoff. The token comes from huggingface_hub's usual places and is never printed.
+Sequence: check the local files against the manifest, refuse a tag the repo already has, re-render
+the card for ``repo@tag``, create the repo if needed, check the tag again, commit the data (shards,
+manifest, recipe, assets, benchmarks; never ``.anomset/`` or ``*.partial``) in batches and delete
+published files the build no longer has, verify every remote file's size and hash against the local
+ones, commit README.md on top, and tag that commit. Rate limits (429), server errors and commit races
+(409/412) are retried with bounded exponential backoff. The token comes from huggingface_hub's usual
+places and is never printed.
 """
 
 from __future__ import annotations
@@ -150,28 +151,31 @@ def push(out_dir: Path | str, repo_id: str, *, tag: str | None = None, private: 
         return None
     tag = tag or default_tag(read_manifest(out_dir))
     _check_ids(repo_id, tag)
-    if not dry_run:
-        # The card names repo@tag in its load snippet; render it (keeping hand edits) before hashing files.
-        write_card(out_dir, repo_id=repo_id, revision=tag)
-    plan = plan_push(out_dir, repo_id, tag, private)
     if dry_run:
-        for line in describe(plan):
+        for line in describe(plan_push(out_dir, repo_id, tag, private)):
             echo(line)
         return None
-    return Publisher(plan, api if api is not None else make_api(), echo, sleep, max_attempts).run()
+    plan_push(out_dir, repo_id, tag, private)  # a damaged folder is refused before the Hub is asked anything
+    publisher = Publisher(repo_id, tag, api if api is not None else make_api(), echo, sleep, max_attempts)
+    publisher.refuse_existing_tag()  # before anything changes, here or on the Hub
+    # The card names repo@tag in its load snippet; render it (keeping hand edits), then hash what is sent.
+    # Hashing twice costs seconds per 10 GB; uploading it, minutes.
+    write_card(out_dir, repo_id=repo_id, revision=tag)
+    return publisher.run(plan_push(out_dir, repo_id, tag, private))
 
 
 class Publisher:
     """One push: holds the client, the plan and the retry policy."""
 
-    def __init__(self, plan: PushPlan, api: Any, echo: Callable[[str], None], sleep: Callable[[float], None],
-                 max_attempts: int) -> None:
-        self.plan, self.api, self.echo, self.sleep, self.max_attempts = plan, api, echo, sleep, max_attempts
-        self.repo = plan.repo_id
+    def __init__(self, repo_id: str, tag: str, api: Any, echo: Callable[[str], None],
+                 sleep: Callable[[float], None], max_attempts: int) -> None:
+        self.repo, self.tag, self.api, self.echo, self.sleep, self.max_attempts = (
+            repo_id, tag, api, echo, sleep, max_attempts)
 
-    def run(self) -> PushResult:
+    def run(self, plan: PushPlan) -> PushResult:
         from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
+        self.plan = plan
         self.call("create repo", lambda: self.api.create_repo(self.repo, repo_type=REPO_TYPE,
                                                                private=self.plan.private, exist_ok=True))
         self.refuse_existing_tag()
@@ -186,25 +190,32 @@ class Publisher:
         for i in range(0, len(ops), MAX_FILES_PER_COMMIT):
             batch = ops[i:i + MAX_FILES_PER_COMMIT]
             n = i // MAX_FILES_PER_COMMIT + 1
-            head = self.commit(batch, f"anomset {self.plan.tag}: data ({n}/{_batches(len(ops))})", head)
+            head = self.commit(batch, f"anomset {self.tag}: data ({n}/{_batches(len(ops))})", head)
             commits.append(head)
             self.echo(f"committed {len(batch)} file(s) -> {head[:12]}")
         self.verify(head)
         card = (self.plan.out_dir / CARD).read_bytes()
-        card_commit = self.commit([CommitOperationAdd(CARD, card)], f"anomset {self.plan.tag}: dataset card", head,
+        card_commit = self.commit([CommitOperationAdd(CARD, card)], f"anomset {self.tag}: dataset card", head,
                                   on_race=self.verify)
         self.create_tag(card_commit)
-        self.echo(f"published https://huggingface.co/datasets/{self.repo} at {self.plan.tag} ({card_commit[:12]})")
-        return PushResult(self.repo, self.plan.tag, commits, card_commit, stale)
+        self.echo(f"published https://huggingface.co/datasets/{self.repo} at {self.tag} ({card_commit[:12]})")
+        return PushResult(self.repo, self.tag, commits, card_commit, stale)
 
     # -- steps -----------------------------------------------------------------------------
     def refuse_existing_tag(self) -> None:
-        refs = self.call("list refs", lambda: self.api.list_repo_refs(self.repo, repo_type=REPO_TYPE))
-        if any(t.name == self.plan.tag for t in refs.tags):
+        from huggingface_hub.errors import RepositoryNotFoundError
+
+        def tags() -> list[str]:
+            try:
+                return [t.name for t in self.api.list_repo_refs(self.repo, repo_type=REPO_TYPE).tags]
+            except RepositoryNotFoundError:
+                return []  # a repo yet to be created has no versions
+
+        if self.tag in self.call("list refs", tags):
             raise self.tag_exists()
 
     def tag_exists(self) -> PublishError:
-        return PublishError(f"{self.repo} already has version {self.plan.tag}; published versions are immutable",
+        return PublishError(f"{self.repo} already has version {self.tag}; published versions are immutable",
                             fix="bump `version:` in the recipe and rebuild (a changed recipe needs a new "
                                 "version), or pass --tag with a new version")
 
@@ -259,8 +270,8 @@ class Publisher:
     def create_tag(self, revision: str) -> None:
         try:
             self.call("create tag", lambda: self.api.create_tag(
-                self.repo, tag=self.plan.tag, revision=revision, repo_type=REPO_TYPE,
-                tag_message=f"anomset {self.plan.tag} (recipe {self.plan.manifest['recipe_hash'][:12]})"),
+                self.repo, tag=self.tag, revision=revision, repo_type=REPO_TYPE,
+                tag_message=f"anomset {self.tag} (recipe {self.plan.manifest['recipe_hash'][:12]})"),
                 conflict_is_final=True)
         except _Conflict:
             raise self.tag_exists() from None

@@ -28,8 +28,9 @@ def test_push_sequence_commits_data_then_card_then_tags(built):
     api = FakeHfApi()
     result, _, _ = run_push(built, api)
     names = api.names()
-    assert names == ["create_repo", "list_repo_refs", "repo_info", "list_repo_files", "create_commit",
-                     "get_paths_info", "create_commit", "create_tag"]
+    # the tag is looked up before the card is rendered for repo@tag, and again once the repo exists
+    assert names == ["list_repo_refs", "create_repo", "list_repo_refs", "repo_info", "list_repo_files",
+                     "create_commit", "get_paths_info", "create_commit", "create_tag"]
     data_call, card_call = [kw for n, kw in api.calls if n == "create_commit"]
     assert "README.md" not in data_call["paths"] and card_call["paths"] == ["README.md"]
     assert not any(p.startswith(".anomset") or p.endswith(".partial") for p in data_call["paths"])
@@ -66,6 +67,16 @@ def test_existing_tag_is_refused_before_any_upload(built):
         run_push(built, api)
     assert "create_commit" not in api.names()
     assert len(api.repos[REPO].commits) == commits_before
+
+
+def test_a_refused_push_leaves_the_local_card_alone(built):
+    api = FakeHfApi()
+    run_push(built, api)
+    card = (built / "README.md").read_bytes()
+    api.repos["someone/else"] = api.repos[REPO]
+    with pytest.raises(PublishError, match=r"someone/else already has version v1\.0\.0"):
+        push(built, "someone/else", api=api, echo=lambda line: None, sleep=lambda s: None)
+    assert (built / "README.md").read_bytes() == card  # not re-rendered for someone/else
 
 
 def test_tag_created_by_someone_else_meanwhile_is_refused(built):
