@@ -8,10 +8,10 @@ commands, start-up included, and by the parallel rendering phase the build repor
 multiplies every generation count of the recipe (the source stays the same), as real builds make
 many anomalies per normal image.
 
-Builds alternate (1, 2, 1, 2 processes...) and the best of each is reported, because the shared
-machine's noise only ever adds time.
+Shared machines drift by tens of percent over minutes, so each round runs one build of each kind
+and the encoding back to back, ratios are taken within a round, and their medians are reported.
 
-    python benchmarks/build_throughput.py [--recipe recipes/toy.yaml] [--scale 8] [--repeat 2] [--skip-multi]
+    python benchmarks/build_throughput.py [--recipe recipes/toy.yaml] [--scale 8] [--rounds 3] [--skip-multi]
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -88,52 +90,67 @@ def timed_encode(pairs: list[tuple[str, np.ndarray, np.ndarray]], folder: Path) 
     return time.perf_counter() - start
 
 
-def best_of(runs: list[tuple[float, float]]) -> tuple[float, float]:
-    """The fastest whole command and the fastest rendering phase: the machine's noise only ever adds time."""
-    return min(r[0] for r in runs), min(r[1] for r in runs)
+@dataclass
+class Round:
+    """One round of back-to-back measurements (seconds): the ratios are taken within a round."""
+
+    encode: float
+    one: tuple[float, float]  # (whole command, rendering phase)
+    two: dict[str, tuple[float, float]]
+
+
+def spread(values: list[float]) -> str:
+    """``median (min-max)`` of per-round ratios."""
+    ordered = sorted(values)
+    median = statistics.median(ordered)
+    return f"{median:5.2f}" + (f"  (rounds {ordered[0]:.2f}-{ordered[-1]:.2f})" if len(ordered) > 1 else "")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", type=Path, default=ROOT / "recipes" / "toy.yaml")
     parser.add_argument("--scale", type=int, default=8, help="multiply generation counts (default 8)")
-    parser.add_argument("--repeat", type=int, default=2, help="alternate 1- and 2-process builds this often; "
-                        "report the best of each (default 2)")
-    parser.add_argument("--skip-multi", action="store_true", help="skip the two-process build")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of back-to-back runs (default 3)")
+    parser.add_argument("--skip-multi", action="store_true", help="skip the two-process builds")
     args = parser.parse_args()
     launchers = () if args.skip_multi else LAUNCHERS
+    rounds: list[Round] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         recipe = scaled_recipe(args.recipe, args.scale, folder)
-        ones: list[tuple[float, float]] = []
-        twos: dict[str, list[tuple[float, float]]] = {name: [] for name in launchers}
-        for attempt in range(args.repeat):
-            ones.append(timed_build(recipe, folder / f"one{attempt}", None))
-            reference = (folder / f"one{attempt}" / "manifest.json").read_bytes()
+        pairs: list[tuple[str, np.ndarray, np.ndarray]] = []
+        for _ in range(args.rounds):
+            one = timed_build(recipe, folder / "one", None)
+            pairs = pairs or decoded_pairs(folder / "one")
+            encode = timed_encode(pairs, folder)
+            two = {}
             for name in launchers:
-                twos[name].append(timed_build(recipe, folder / name, name))
-                assert (folder / name / "manifest.json").read_bytes() == reference, f"{name}: different bytes"
+                two[name] = timed_build(recipe, folder / name, name)
+                same = (folder / name / "manifest.json").read_bytes() == (folder / "one" / "manifest.json").read_bytes()
+                assert same, f"{name}: two processes built different bytes"
                 shutil.rmtree(folder / name)
-            if attempt:
-                shutil.rmtree(folder / f"one{attempt}")
-        one, one_render = best_of(ones)
-        pairs = decoded_pairs(folder / "one0")
-        encode = timed_encode(pairs, folder)
-        n = len(pairs)
-        size = pairs[0][1].shape[:2]
-        print(f"{n} pairs at {size[0]}x{size[1]} from {args.recipe.name} with generation counts x{args.scale}, "
-              f"best of {args.repeat}")
-        print(f"  PNG encode + tar only           {n / encode:8.1f} pairs/s")
-        print(f"  build, 1 process                {n / one:8.1f} pairs/s  (rendering phase {n / one_render:.1f}; "
-              f"start-up, manifest and card {one - one_render:.1f} s)")
-        print(f"  ratio build/encode              {encode / one:8.2f}   (target >= 0.6)")
-        for name, runs in twos.items():
-            two, two_render = best_of(runs)
-            title = "--processes 2" if name == "local" else "accelerate launch, 2"
-            print(f"  build, {title:<24} {n / two:8.1f} pairs/s  (rendering phase {n / two_render:.1f}; "
-                  f"the rest {two - two_render:.1f} s)")
-            print(f"    ratio to 1 process, command   {one / two:8.2f}   (target >= 1.8)")
-            print(f"    ratio to 1 process, rendering {one_render / two_render:8.2f}")
+            shutil.rmtree(folder / "one")
+            rounds.append(Round(encode, one, two))
+    n = len(pairs)
+    size = pairs[0][1].shape[:2]
+    median = statistics.median
+    print(f"{n} pairs at {size[0]}x{size[1]} from {args.recipe.name} with generation counts x{args.scale}; "
+          f"medians of {args.rounds} rounds")
+    print(f"  PNG encode + tar only           {n / median(r.encode for r in rounds):8.1f} pairs/s")
+    one_whole = median(r.one[0] for r in rounds)
+    one_render = median(r.one[1] for r in rounds)
+    print(f"  build, 1 process                {n / one_whole:8.1f} pairs/s  (rendering phase {n / one_render:.1f}; "
+          f"start-up, manifest and card {one_whole - one_render:.1f} s)")
+    print(f"  ratio build/encode              {spread([r.encode / r.one[0] for r in rounds])}   (target >= 0.6)")
+    for name in launchers:
+        whole, render = median(r.two[name][0] for r in rounds), median(r.two[name][1] for r in rounds)
+        title = "--processes 2" if name == "local" else "accelerate launch, 2"
+        print(f"  build, {title:<24} {n / whole:8.1f} pairs/s  (rendering phase {n / render:.1f}; "
+              f"the rest {whole - render:.1f} s)")
+        print(f"    ratio to 1 process, command   {spread([r.one[0] / r.two[name][0] for r in rounds])}   "
+              "(target >= 1.8)")
+        print(f"    ratio to 1 process, rendering {spread([r.one[1] / r.two[name][1] for r in rounds])}")
+
 
 if __name__ == "__main__":
     main()
