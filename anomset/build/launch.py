@@ -89,6 +89,7 @@ def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool
         ranks.barrier()
         started = time.perf_counter()
         pending = [s for s in plan if not state.is_done(s.relpath)]
+        ranks.barrier()  # every rank has the same pending list (claims index it) before any shard is written
         expected = sum(len(pending[i].samples) for i in block(len(pending), ranks.rank, ranks.world))
         error: AnomsetError | None = None
         try:

@@ -16,7 +16,24 @@ import pytest
 from anomset.build import ranks as ranks_module
 from anomset.build.ranks import FileRanks, SingleProcess, connect, launch_name, prune_stale_launches
 from anomset.errors import PeerError
-from tests.helpers import accelerate_launch, build_env
+from anomset.recipe import load_recipe
+from tests.conftest import many_shards_recipe
+from tests.helpers import accelerate_launch, build_env, reference_build, tree_digest
+
+
+def _run_all(procs: list, timeout: float) -> list[int | None]:
+    """Start the processes, wait for them together, kill what still runs; their exit codes (None: hung)."""
+    for p in procs:
+        p.start()
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+    codes = [p.exitcode for p in procs]
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+            p.join()
+    return codes
 
 
 def _rank_main(rank: int, world: int, root: str, arrivals: dict, results: dict) -> None:
@@ -37,11 +54,7 @@ def test_file_ranks_barrier_waits_for_everyone_and_agree_is_unanimous(tmp_path: 
     with context.Manager() as manager:
         arrivals, results = manager.dict(), manager.dict()
         procs = [context.Process(target=_rank_main, args=(r, 3, str(tmp_path), arrivals, results)) for r in range(3)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(30)
-        assert [p.exitcode for p in procs] == [0, 0, 0]
+        assert _run_all(procs, timeout=30) == [0, 0, 0]
         last_arrival = max(arrivals.values())
         assert all(passed >= last_arrival for passed, _, _ in results.values())
         assert [results[r][1:] for r in range(3)] == [(False, True)] * 3
@@ -55,6 +68,49 @@ def test_file_ranks_claim_each_shard_once_and_hear_of_a_failed_peer(tmp_path: Pa
     second.fail()
     with pytest.raises(PeerError, match="rank 0: another process of this build failed"):
         first.check()
+
+
+def _late_rank(rank: int, recipe: str, out: str, tmp: str, log: str) -> None:
+    """A build rank of a two-process launch; rank 1 lists the pending shards half a second late."""
+    import anomset.build.launch as launch
+    from anomset.build.state import OutputState
+
+    os.environ.update(WORLD_SIZE="2", LOCAL_WORLD_SIZE="2", RANK=str(rank), ANOMSET_LOCAL_LAUNCH="1")
+    tempfile.tempdir = tmp
+    if rank == 1:
+        is_done, late = OutputState.is_done, [True]
+
+        def late_is_done(self: OutputState, relpath: str) -> bool:
+            if late.pop() if late else False:
+                time.sleep(0.5)
+            return is_done(self, relpath)
+
+        OutputState.is_done = late_is_done  # type: ignore[method-assign]
+    write_shard = launch.write_shard
+
+    def logged(shard, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with open(log, "a") as f:
+            f.write(f"{shard.relpath}\n")
+        if rank == 0:
+            time.sleep(0.05)  # slow enough that rank 0 is still at work when rank 1 lists
+        return write_shard(shard, *args, **kwargs)
+
+    launch.write_shard = logged
+    launch.run_build(load_recipe(Path(recipe)), Path(out), progress=False)
+
+
+def test_ranks_list_the_same_pending_shards_before_any_is_written(tmp_path: Path) -> None:
+    """A rank slow to list pending shards must not see a faster rank's first shards as done (claims index the list)."""
+    recipe = many_shards_recipe(tmp_path, count=30)
+    reference = reference_build(recipe, tmp_path)
+    context = multiprocessing.get_context("fork")
+    (tmp_path / "tmp").mkdir()
+    args = (str(recipe), str(tmp_path / "out"), str(tmp_path / "tmp"), str(tmp_path / "log"))
+    procs = [context.Process(target=_late_rank, args=(rank, *args)) for rank in range(2)]
+    assert _run_all(procs, timeout=60) == [0, 0]
+    written = (tmp_path / "log").read_text().split()
+    assert sorted(written) == sorted(set(written)) and len(written) == len(list((reference / "data").rglob("*.tar")))
+    assert tree_digest(tmp_path / "out") == tree_digest(reference)
 
 
 def test_single_process_when_not_launched(monkeypatch: pytest.MonkeyPatch) -> None:
