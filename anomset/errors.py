@@ -65,6 +65,9 @@ class PeerError(AnomsetError):
 
     exit_code = 7
 
+    def __init__(self, rank: int) -> None:
+        super().__init__(f"rank {rank}: another process of this build failed; see its error")
+
 
 class UnknownNameError(RecipeError):
     """A registry lookup failed; the message lists close matches."""

@@ -103,7 +103,7 @@ def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool
         if not ranks.agree(error is None):
             if error is not None:
                 raise error
-            raise PeerError(f"rank {ranks.rank}: another process of this build failed; see its error")
+            raise PeerError(ranks.rank)
         render_seconds = time.perf_counter() - started
         manifest = None
         if ranks.is_main:

@@ -106,7 +106,7 @@ class FileRanks(_LaunchedRanks):
     def check(self) -> None:
         super().check()
         if (self._dir / FAILED).exists():
-            raise PeerError(f"rank {self.rank}: another process of this build failed; see its error")
+            raise PeerError(self.rank)
 
     def fail(self) -> None:
         (self._dir / FAILED).touch()

@@ -41,9 +41,10 @@ def my_shards(pending: Sequence[T], ranks: Claims) -> Iterator[T]:
     done, since shards differ in cost (NSA is several times slower than CutPaste, say); the others
     render their own block only.
     """
-    order = claim_order(len(pending), ranks.rank, ranks.world)
-    if not ranks.steals:
-        order = list(block(len(pending), ranks.rank, ranks.world))
+    if ranks.steals:
+        order: Sequence[int] = claim_order(len(pending), ranks.rank, ranks.world)
+    else:
+        order = block(len(pending), ranks.rank, ranks.world)
     for index in order:
         if ranks.claim(index):
             yield pending[index]
