@@ -9,9 +9,12 @@ multiplies every generation count of the recipe (the source stays the same), as 
 many anomalies per normal image.
 
 Shared machines drift by tens of percent over minutes, so each round runs one build of each kind
-and the encoding back to back, ratios are taken within a round, and their medians are reported.
+and the encoding back to back, in reversed order every other round (so a drift favours no kind),
+ratios are taken within a round, and their medians are reported. Each round also times
+``accelerate launch`` of a script that does nothing: the launcher's own fixed cost, which no
+build can remove, printed beside the ratios so they can be read net of it.
 
-    python benchmarks/build_throughput.py [--recipe recipes/toy.yaml] [--scale 8] [--rounds 3] [--skip-multi]
+    python benchmarks/build_throughput.py [--recipe recipes/toy.yaml] [--scale 16] [--rounds 3] [--skip-multi]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -47,21 +51,30 @@ def timed_build(recipe: Path, out: Path, launcher: str | None) -> tuple[float, f
 
     ``launcher`` None builds in one process; otherwise two processes started by that launcher.
     """
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     build = ["-m", "anomset", "build", str(recipe), "--out", str(out), "--no-progress"]
     if launcher is None:
         command = [sys.executable, *build]
     elif launcher == "local":
         command = [sys.executable, *build, "--processes", "2"]
     else:
-        accelerate = str(Path(sys.executable).with_name("accelerate"))
-        command = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                   "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0", *build]
+        command = [*accelerate_launch(2), *build]
+    whole, stdout = timed(command)
+    rendering = re.search(r"rendering took ([0-9.]+) s", stdout)
+    return whole, float(rendering.group(1)) if rendering else float("nan")
+
+
+def accelerate_launch(processes: int) -> list[str]:
+    accelerate = str(Path(sys.executable).with_name("accelerate"))
+    return [accelerate, "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
+            "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
+
+
+def timed(command: list[str]) -> tuple[float, str]:
+    """(seconds, stdout) of ``command`` run to its end."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
     done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
-    whole = time.perf_counter() - start
-    rendering = re.search(r"rendering took ([0-9.]+) s", done.stdout)
-    return whole, float(rendering.group(1)) if rendering else float("nan")
+    return time.perf_counter() - start, done.stdout
 
 
 def scaled_recipe(recipe: Path, scale: int, folder: Path) -> Path:
@@ -97,6 +110,7 @@ class Round:
     encode: float
     one: tuple[float, float]  # (whole command, rendering phase)
     two: dict[str, tuple[float, float]]
+    launcher: float  # accelerate launch, 2 processes, of a script that does nothing
 
 
 def spread(values: list[float]) -> str:
@@ -109,7 +123,7 @@ def spread(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", type=Path, default=ROOT / "recipes" / "toy.yaml")
-    parser.add_argument("--scale", type=int, default=8, help="multiply generation counts (default 8)")
+    parser.add_argument("--scale", type=int, default=16, help="multiply generation counts (default 16)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of back-to-back runs (default 3)")
     parser.add_argument("--skip-multi", action="store_true", help="skip the two-process builds")
     args = parser.parse_args()
@@ -118,19 +132,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         recipe = scaled_recipe(args.recipe, args.scale, folder)
-        pairs: list[tuple[str, np.ndarray, np.ndarray]] = []
-        for _ in range(args.rounds):
-            one = timed_build(recipe, folder / "one", None)
-            pairs = pairs or decoded_pairs(folder / "one")
-            encode = timed_encode(pairs, folder)
-            two = {}
-            for name in launchers:
-                two[name] = timed_build(recipe, folder / name, name)
-                same = (folder / name / "manifest.json").read_bytes() == (folder / "one" / "manifest.json").read_bytes()
-                assert same, f"{name}: two processes built different bytes"
-                shutil.rmtree(folder / name)
-            shutil.rmtree(folder / "one")
-            rounds.append(Round(encode, one, two))
+        nothing = folder / "nothing.py"
+        nothing.write_text("")
+        timed_build(recipe, folder / "reference", None)  # warms caches and gives the bytes to match
+        pairs = decoded_pairs(folder / "reference")
+        reference = (folder / "reference" / "manifest.json").read_bytes()
+        for index in range(args.rounds):
+            times: dict[str, Any] = {}
+            steps = ["one", "encode", *launchers, "launcher"]
+            for step in steps if index % 2 == 0 else reversed(steps):
+                if step == "encode":
+                    times[step] = timed_encode(pairs, folder)
+                elif step == "launcher":
+                    times[step] = timed([*accelerate_launch(2), str(nothing)])[0] if launchers else float("nan")
+                else:
+                    times[step] = timed_build(recipe, folder / step, None if step == "one" else step)
+                    same = (folder / step / "manifest.json").read_bytes() == reference
+                    assert same, f"{step}: built different bytes from the reference one-process build"
+                    shutil.rmtree(folder / step)
+            rounds.append(Round(times["encode"], times["one"], {name: times[name] for name in launchers},
+                                times["launcher"]))
     n = len(pairs)
     size = pairs[0][1].shape[:2]
     median = statistics.median
@@ -150,6 +171,11 @@ def main() -> None:
         print(f"    ratio to 1 process, command   {spread([r.one[0] / r.two[name][0] for r in rounds])}   "
               "(target >= 1.8)")
         print(f"    ratio to 1 process, rendering {spread([r.one[1] / r.two[name][1] for r in rounds])}")
+        if name == "accelerate":
+            print(f"    accelerate launch alone       {median(r.launcher for r in rounds):8.1f} s  "
+                  "(2 processes of a script that does nothing)")
+            print(f"    ratio to 1 process, command net of the launcher alone  "
+                  f"{spread([r.one[0] / (r.two[name][0] - r.launcher) for r in rounds])}")
 
 
 if __name__ == "__main__":
