@@ -78,12 +78,13 @@ def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = Fa
 def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool, progress: bool) -> BuildResult:
     _limit_threads()
     with state.exclusive() if ranks.is_main else contextlib.nullcontext():
-        action = state.check(loaded.recipe_hash, overwrite)  # every rank: read-only, same answer
         prepared = prepare(loaded)
         source, plan, renderer = prepared.source, prepared.plan, prepared.renderer
+        fingerprint = source.fingerprint()
+        action = state.check(loaded.recipe_hash, fingerprint, overwrite)  # every rank: read-only, same answer
         ranks.barrier()  # every rank has looked at the folder before rank 0 changes it
         if ranks.is_main:
-            state.initialize(loaded.recipe_hash, action)
+            state.initialize(loaded.recipe_hash, fingerprint, action)
             write_atomic(state.out / "recipe.yaml", loaded.to_yaml().encode("utf-8"))
             state.verify_and_clean([s.relpath for s in plan])
         ranks.barrier()

@@ -70,36 +70,50 @@ class OutputState:
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
-    def owner_hash(self) -> str | None:
+    def owner(self) -> dict[str, Any] | None:
+        """The state of the build in this folder: its ``recipe_hash`` and ``source`` fingerprint."""
         try:
-            return json.loads((self.dir / STATE_FILE).read_text())["recipe_hash"]
+            owner = json.loads((self.dir / STATE_FILE).read_text())
+            if not isinstance(owner, dict) or not isinstance(owner["recipe_hash"], str):
+                raise ValueError
+            return owner
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, OSError):
             raise OutputError("build state is corrupt", file=str(self.dir / STATE_FILE),
                               fix="rebuild into a new folder or pass --overwrite") from None
 
-    def check(self, recipe_hash: str, overwrite: bool) -> str:
-        """Decide, without writing, what to do: 'new', 'resume' or 'overwrite'. Raises if refused."""
+    def check(self, recipe_hash: str, source: str, overwrite: bool) -> str:
+        """Decide, without writing, what to do: 'new', 'resume' or 'overwrite'. Raises if refused.
+
+        ``source`` is the source's fingerprint: a recipe whose data moved resumes its build, one
+        pointed at other data does not.
+        """
         if self.out.exists() and not self.out.is_dir():
             raise OutputError("output path exists and is not a folder", file=str(self.out),
                               fix="choose another --out")
         if not self.out.exists() or not any(self.out.iterdir()):
             return "new"
-        owner = self.owner_hash()
+        owner = self.owner()
         if owner is None:
             raise OutputError("folder is not empty and was not made by anomset; refusing to write into it",
                               file=str(self.out), fix="choose an empty or new --out folder")
-        if owner == recipe_hash:
+        built_from = owner.get("source", source)  # states written before anomset recorded the source
+        if owner["recipe_hash"] == recipe_hash and built_from == source:
             return "resume"
-        if not overwrite:
-            raise OutputError(f"folder holds a build of another recipe (hash {owner[:12]}, this one "
+        if overwrite:
+            return "overwrite"
+        if owner["recipe_hash"] != recipe_hash:
+            raise OutputError(f"folder holds a build of another recipe (hash {owner['recipe_hash'][:12]}, this one "
                               f"{recipe_hash[:12]})", file=str(self.out),
                               fix="use a new --out, or pass --overwrite to delete that build")
-        return "overwrite"
+        raise OutputError(f"folder holds a build of this recipe from other source data (source {built_from}, "
+                          f"now {source})", file=str(self.out),
+                          fix="point the source at the data the build started from, use a new --out, "
+                              "or pass --overwrite to delete that build")
 
-    def initialize(self, recipe_hash: str, action: str) -> None:
-        """Claim the folder for this recipe (after ``check``); on 'overwrite' remove the old build."""
+    def initialize(self, recipe_hash: str, source: str, action: str) -> None:
+        """Claim the folder for this recipe and source (after ``check``); on 'overwrite' remove the old build."""
         if action == "overwrite":
             for name in OWNED:
                 target = self.out / name
@@ -109,7 +123,7 @@ class OutputState:
                     target.unlink()
         if action in ("new", "overwrite"):
             self.out.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(self.dir / STATE_FILE, {"recipe_hash": recipe_hash})
+            write_json_atomic(self.dir / STATE_FILE, {"recipe_hash": recipe_hash, "source": source})
 
     # -- shards ----------------------------------------------------------------------------
     def marker_path(self, relpath: str) -> Path:

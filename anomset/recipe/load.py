@@ -110,11 +110,19 @@ def _resolve(recipe: Recipe, file: str) -> dict[str, Any]:
 
 
 def recipe_hash(resolved: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of the resolved recipe, minus keys that change no output byte."""
+    """sha256 of the canonical JSON of the resolved recipe, minus keys that change no output byte.
+
+    Those are where the output goes, where it is published and where the source's data lives:
+    the same recipe over the same data gives the same bytes on any machine (the build state's
+    source fingerprint tells data that moved from other data).
+    """
     hashed = json.loads(json.dumps(resolved))
     for key in _HASH_EXCLUDED_OUTPUT_KEYS:
         hashed.get("output", {}).pop(key, None)
     for key in _HASH_EXCLUDED_TOP_KEYS:
         hashed.pop(key, None)
+    source = hashed["source"]
+    for key in SOURCES.get(source["type"]).LOCATION_PARAMS:
+        source["params"].pop(key, None)
     canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

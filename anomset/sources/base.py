@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -36,6 +37,9 @@ class LoadedItem:
 
 class Source(Configurable):
     """Reads a dataset. ``index`` lists items (it may raise ``SourceError``); ``load`` reads one."""
+
+    # Params that say where the data lives, not what it is: left out of the recipe hash.
+    LOCATION_PARAMS: ClassVar[tuple[str, ...]] = ()
 
     def classes(self) -> list[str]:
         """Class names the source offers, sorted."""

@@ -79,6 +79,7 @@ class FileSource(Source):
     """Base of the sources that read image files under ``params.root``."""
 
     Params = RootParams
+    LOCATION_PARAMS = ("root",)
     TEXTURES: ClassVar[frozenset[str]] = frozenset()
     LAYOUT: ClassVar[str] = ""  # expected layout, quoted in "nothing found" errors
     NONZERO_MASKS: ClassVar[bool] = False  # any non-zero mask pixel is set (region ids, 0/1 masks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -93,6 +94,19 @@ def test_other_recipe_refused_unless_overwrite(tmp_path: Path, tiny_recipe_path:
     result = run_build(other, out, overwrite=True, progress=False)
     assert result.action == "overwrite"
     assert tree_digest(out) != {k: v for k, v in before.items() if not k.startswith(".anomset")}
+
+
+def test_a_state_from_before_source_fingerprints_still_resumes(tmp_path: Path, tiny_recipe_path: Path) -> None:
+    out = tmp_path / "out"
+    loaded = load_recipe(tiny_recipe_path)
+    run_build(loaded, out, progress=False)
+    state = out / ".anomset" / "state.json"
+    assert json.loads(state.read_text())["source"] == "toy:0:64"
+    # as builds wrote it before they recorded their source
+    state.write_text(json.dumps({"recipe_hash": loaded.recipe_hash}))
+    next(out.glob("data/*/*.tar")).unlink()
+    result = run_build(loaded, out, progress=False)
+    assert (result.action, result.shards_written) == ("resume", 1)
 
 
 def test_foreign_folder_is_never_touched(tmp_path: Path, tiny_recipe_path: Path) -> None:
