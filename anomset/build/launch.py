@@ -79,8 +79,8 @@ def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool
     _limit_threads()
     with state.exclusive() if ranks.is_main else contextlib.nullcontext():
         prepared = prepare(loaded)
-        source, plan, renderer = prepared.source, prepared.plan, prepared.renderer
-        fingerprint = source.fingerprint()
+        plan, renderer = prepared.plan, prepared.renderer
+        fingerprint = prepared.source.fingerprint()
         action = state.check(loaded.recipe_hash, fingerprint, overwrite)  # every rank: read-only, same answer
         ranks.barrier()  # every rank has looked at the folder before rank 0 changes it
         if ranks.is_main:
@@ -108,13 +108,16 @@ def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool
         render_seconds = time.perf_counter() - started
         manifest = None
         if ranks.is_main:
-            manifest = finalize(loaded, source, plan, state)
+            manifest = finalize(loaded, fingerprint, plan, state)
         ranks.barrier()
     return BuildResult(state.out, action, len(plan), len(pending), ranks.world, render_seconds, manifest)
 
 
-def finalize(loaded: LoadedRecipe, source: Source, plan: list[ShardSpec], state: OutputState) -> dict[str, Any]:
-    """Rank 0: merge shard records into manifest.json and write the dataset card."""
+def finalize(loaded: LoadedRecipe, fingerprint: str, plan: list[ShardSpec], state: OutputState) -> dict[str, Any]:
+    """Rank 0: merge shard records into manifest.json and write the dataset card.
+
+    ``fingerprint`` is the source's, taken when the build started: the one its state records.
+    """
     from anomset.hub.card import write_card
 
     records = []
@@ -126,7 +129,7 @@ def finalize(loaded: LoadedRecipe, source: Source, plan: list[ShardSpec], state:
         records.append(record)
     recipe = loaded.recipe
     manifest = build_manifest(recipe.name, recipe.version, loaded.recipe_hash,
-                              {"type": recipe.source.type, "fingerprint": source.fingerprint()}, records)
+                              {"type": recipe.source.type, "fingerprint": fingerprint}, records)
     write_json_atomic(state.out / MANIFEST, manifest)
     write_card(state.out, loaded.resolved, manifest)
     return manifest
