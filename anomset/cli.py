@@ -93,14 +93,18 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
         if code:
             sys.exit(code)  # the ranks said why
     else:
-        result = run_build(loaded, target, overwrite=overwrite, progress=not no_progress)
+        from anomset.sources.check import describe_counts
+
+        result = run_build(loaded, target, overwrite=overwrite, progress=not no_progress,
+                           on_warning=functools.partial(click.echo, err=True))
         if result.manifest is None:
             return  # not the main process
         skipped = result.shards_total - result.shards_written
         note = f" ({skipped} already done)" if skipped else ""
         procs = f", {result.processes} processes" if result.processes > 1 else ""
+        warned = f"; warnings: {describe_counts(result.warnings)}" if result.warnings else ""
         click.echo(f"built {result.manifest['total_samples']} samples in {result.shards_total} shards{note}{procs} "
-                   f"-> {result.out_dir} (rendering took {result.render_seconds:.1f} s)")
+                   f"-> {result.out_dir} (rendering took {result.render_seconds:.1f} s{warned})")
     if push_after:
         from anomset.hub.push import push as push_folder
 
@@ -110,17 +114,34 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
 
 @main.command()
 @click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder to check as build would (default: the recipe's output.dir).")
+@click.option("--overwrite", is_flag=True, help="Check as build --overwrite would.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar of the file check.")
 @_friendly
-def validate(recipe: Path) -> None:
-    """Check RECIPE and its source without building anything."""
-    from anomset.build.launch import prepare
+def validate(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool) -> None:
+    """Check RECIPE, every source file it reads and its output folder, as build would, writing nothing."""
+    from anomset.build.launch import prepare, source_files
+    from anomset.build.state import OutputState
     from anomset.recipe import load_recipe
+    from anomset.sources.check import describe_counts
 
     loaded = load_recipe(recipe)
-    plan = prepare(loaded).plan
+    prepared = prepare(loaded, progress=not no_progress)
+    for line in prepared.report.lines():
+        click.echo(line, err=True)
+    target = out_dir or (Path(loaded.recipe.output.dir) if loaded.recipe.output.dir else None)
+    where = ""
+    if target is not None:
+        action = OutputState(target).check(loaded.recipe_hash, prepared.source.fingerprint(), overwrite,
+                                           source_files(prepared.source))
+        where = f", {target}: {action}"
+    plan = prepared.plan
     samples = sum(len(s.samples) for s in plan)
+    counts = prepared.report.counts()
+    warned = f"; warnings: {describe_counts(counts)}" if counts else ""
     click.echo(f"ok: {recipe} ({len(loaded.recipe.classes)} classes, {samples} samples in {len(plan)} shards, "
-               f"recipe_hash {loaded.recipe_hash[:12]})")
+               f"recipe_hash {loaded.recipe_hash[:12]}{where}{warned})")
 
 
 @main.command("list")
@@ -159,18 +180,22 @@ def inspect_(out_dir: Path, no_verify: bool) -> None:
 @main.command()
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--out", "png", type=click.Path(dir_okay=False, path_type=Path),
-              help="PNG to write (default: OUT_DIR/assets/preview.png).")
+              help="PNG to write (default: <OUT_DIR name>-preview.png in the current folder).")
+@click.option("--update-card", is_flag=True,
+              help="Write the grid as the card's OUT_DIR/assets/preview.png instead (published by push).")
 @click.option("--class", "class_name", help="Only this class.")
 @click.option("--split", type=click.Choice(["train", "test"]), help="Only this split.")
 @click.option("-n", "count", type=click.IntRange(1, 400), default=16, show_default=True, help="Samples to show.")
 @_friendly
-def preview(out_dir: Path, png: Path | None, class_name: str | None, split: str | None, count: int) -> None:
-    """Draw a grid of samples of a built OUT_DIR with their masks outlined."""
-    from anomset.preview import write_preview
+def preview(out_dir: Path, png: Path | None, update_card: bool, class_name: str | None, split: str | None,
+            count: int) -> None:
+    """Draw a grid of samples of a built OUT_DIR, each with its mask outlined and beside it."""
+    from anomset.preview import CARD_PREVIEW, default_png, write_preview
 
-    target = png or out_dir / "assets" / "preview.png"
-    shown = write_preview(out_dir, target, class_name=class_name, split=split, count=count)
-    click.echo(f"wrote {target} ({shown} samples)")
+    targets = [*([png] if png else []), *([out_dir / CARD_PREVIEW] if update_card else [])] or [default_png(out_dir)]
+    for target in targets:
+        shown = write_preview(out_dir, target, class_name=class_name, split=split, count=count)
+        click.echo(f"wrote {target} ({shown} samples)")
 
 
 @main.command()

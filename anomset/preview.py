@@ -1,4 +1,9 @@
-"""``anomset preview``: a labelled PNG grid of built samples with their masks drawn over them."""
+"""``anomset preview``: a labelled PNG grid of built samples, each beside its mask.
+
+Each tile shows the sample's image with only the mask's outline drawn on it (the anomaly itself
+stays visible) and, beside it, the mask. By default the PNG goes to the current folder
+(``default_png``), outside the build folder, so looking at a build never changes what is published.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import numpy as np
 from anomset.build.manifest import read_manifest
 from anomset.build.shards import IMAGE_MEMBER, JSON_MEMBER, MASK_MEMBER, encode_png
 from anomset.errors import OutputError
-from anomset.grid import PNG_COMPRESSION, arrange, overlay_tile, square_rows
+from anomset.grid import OUTLINE, PNG_COMPRESSION, arrange, square_rows
 from anomset.sample import GOOD, generator_label
 from anomset.shard_reader import decode_image, decode_json, decode_mask, iter_tar
 
@@ -21,6 +26,13 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 BACKGROUND = (24, 24, 24)
 FRAME_NORMAL, FRAME_ANOMALY = (70, 190, 90), (230, 60, 60)
 GAP, LINE_H = 6, 15
+PANEL_GAP = 2  # between a sample's image and its mask
+CARD_PREVIEW = Path("assets") / "preview.png"  # the card's own preview (``--update-card``)
+
+
+def default_png(out_dir: Path | str) -> Path:
+    """``<build folder name>-preview.png`` in the current folder."""
+    return Path(f"{Path(out_dir).resolve().name}-preview.png")
 
 
 @dataclass(frozen=True)
@@ -79,10 +91,27 @@ def load_pixels(chosen: list[Chosen]) -> list[tuple[np.ndarray, np.ndarray]]:
     return [pixels[(c.shard, c.key)] for c in chosen]
 
 
+def outlined_pair(image: np.ndarray, mask: np.ndarray, width: int) -> np.ndarray:
+    """The image with the mask's outline only (its inside untouched), and beside it the mask; each ``width`` wide."""
+    h, w = mask.shape
+    height = max(1, round(width * h / w))
+    image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if w > width else cv2.INTER_LINEAR)
+    mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    inside = (mask > 0).astype(np.uint8)
+    # The outline is the mask's border ring: pixels inside it keep their values.
+    ring = inside - cv2.erode(inside, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    outlined = image.copy()
+    outlined[ring > 0] = OUTLINE
+    shown_mask = np.repeat(np.where(inside > 0, 255, 0).astype(np.uint8)[..., None], 3, axis=2)
+    gap = np.full((height, PANEL_GAP, 3), BACKGROUND, np.uint8)
+    return np.hstack([outlined, gap, shown_mask])
+
+
 def tile(image: np.ndarray, mask: np.ndarray, meta: dict[str, Any], width: int) -> np.ndarray:
-    """One labelled cell: framed image with overlay, then two text lines (class / defect, split | origin)."""
+    """One labelled cell: framed image (mask outlined) beside its mask, then two text lines
+    (class / defect, split | origin)."""
     defect = meta.get("defect_type", GOOD)
-    framed = cv2.copyMakeBorder(overlay_tile(image, mask, width), 2, 2, 2, 2, cv2.BORDER_CONSTANT,
+    framed = cv2.copyMakeBorder(outlined_pair(image, mask, width), 2, 2, 2, 2, cv2.BORDER_CONSTANT,
                                 value=FRAME_NORMAL if defect == GOOD else FRAME_ANOMALY)
     band = np.full((2 * LINE_H + 6, framed.shape[1], 3), BACKGROUND, np.uint8)
     made_by = generator_label(meta.get("generator", ""), meta.get("origin", ""))
@@ -111,7 +140,7 @@ def grid(tiles: list[np.ndarray], title: str) -> np.ndarray:
 
 
 def render_preview(out_dir: Path | str, class_name: str | None = None, split: str | None = None,
-                   count: int = 16, tile_width: int = 192) -> tuple[np.ndarray, int]:
+                   count: int = 16, tile_width: int = 160) -> tuple[np.ndarray, int]:
     """The preview grid as an RGB array, and how many samples it shows."""
     out = Path(out_dir)
     manifest = read_manifest(out)

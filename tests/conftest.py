@@ -13,6 +13,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _file_check_cache(tmp_path_factory: pytest.TempPathFactory):
+    """The pre-build file check caches into a temp folder, never the user's cache (subprocesses inherit it)."""
+    before = os.environ.get("ANOMSET_CACHE_DIR")
+    os.environ["ANOMSET_CACHE_DIR"] = str(tmp_path_factory.mktemp("anomset-cache"))
+    yield
+    if before is None:
+        os.environ.pop("ANOMSET_CACHE_DIR", None)
+    else:
+        os.environ["ANOMSET_CACHE_DIR"] = before
+
+
 def tiny_recipe(**overrides) -> dict:
     """A small toy recipe as a dict: 64 px, two classes, a few samples each. Override any top-level key."""
     recipe = {

@@ -21,22 +21,29 @@ from anomset.errors import AnomsetError, PeerError, RecipeError
 from anomset.recipe.load import LoadedRecipe, build_component
 from anomset.registry import SOURCES
 from anomset.sources.base import Source, SourceItem
+from anomset.sources.check import CheckReport, check_source, split_findings
+from anomset.sources.layout import FileSource
 
 
 @dataclass
 class BuildResult:
     out_dir: Path
-    action: str  # new, resume or overwrite
+    action: str  # new, resume, restart (a build that committed no shard) or overwrite
     shards_total: int
     shards_written: int
     processes: int
     render_seconds: float  # wall time of the parallel phase (all ranks writing shards)
     manifest: dict[str, Any] | None
+    warnings: dict[str, int]  # degenerate-data findings per kind (``sources.check.KINDS``)
 
 
-def open_source(loaded: LoadedRecipe) -> tuple[Source, dict[str, list[SourceItem]]]:
-    """Instantiate the recipe's source and index the recipe's classes, with the defects shown to generators
-    moved to the train split (see ``protocol``)."""
+def open_source(loaded: LoadedRecipe, report: CheckReport | None = None,
+                progress: bool = False) -> tuple[Source, dict[str, list[SourceItem]]]:
+    """Instantiate the recipe's source, index the recipe's classes and check every file they read.
+
+    Defects left out by the check (``empty_masks: skip``) are dropped, then the defects shown to
+    generators move to the train split (see ``protocol``). ``report`` receives the check's findings.
+    """
     source: Source = build_component(SOURCES, loaded.recipe.source.type, loaded.recipe.source.params,
                                      file=loaded.path, field="source.type")  # type: ignore[assignment]
     available = source.classes()
@@ -45,8 +52,14 @@ def open_source(loaded: LoadedRecipe) -> tuple[Source, dict[str, list[SourceItem
             raise RecipeError(f"the source has no class {name!r}; it has: {', '.join(available)}",
                               file=loaded.path, field=f"classes.{name}",
                               fix="remove the class or point the source at data that has it")
-    return source, {name: show_defects_to_generators(source.items(name), plan.shown_defects, loaded.recipe_hash)
-                    for name, plan in sorted(loaded.recipe.classes.items())}
+    raw = {name: source.items(name) for name in sorted(loaded.recipe.classes)}
+    checked = check_source(source, raw, tuple(loaded.recipe.output.image_size), progress=progress)
+    if report is not None:
+        report.findings += checked.findings
+        report.skipped |= checked.skipped
+    return source, {name: show_defects_to_generators([i for i in items if i.key not in checked.skipped],
+                                                     loaded.recipe.classes[name].shown_defects, loaded.recipe_hash)
+                    for name, items in raw.items()}
 
 
 @dataclass
@@ -57,34 +70,77 @@ class Prepared:
     index: dict[str, list[SourceItem]]
     plan: list[ShardSpec]
     renderer: Renderer
+    report: CheckReport
 
 
-def prepare(loaded: LoadedRecipe) -> Prepared:
-    """Open the source, plan every shard and instantiate every component (all checks that need no output)."""
-    source, index = open_source(loaded)
-    return Prepared(source, index, make_plan(loaded, index), Renderer(loaded, source, index))
+def prepare(loaded: LoadedRecipe, progress: bool = False) -> Prepared:
+    """Open and check the source, plan every shard and instantiate every component (all checks that need
+    no output folder)."""
+    report = CheckReport()
+    source, index = open_source(loaded, report, progress)
+    plan = make_plan(loaded, index)
+    test_samples: dict[str, int] = {}
+    for shard in plan:
+        if shard.split == "test":
+            test_samples[shard.class_name] = test_samples.get(shard.class_name, 0) + len(shard.samples)
+    report.findings += split_findings(loaded.path, index, test_samples)
+    return Prepared(source, index, plan, Renderer(loaded, source, index), report)
+
+
+def source_files(source: Source) -> dict[str, int] | None:
+    """The files a file source's build reads, with their sizes (what the build state records)."""
+    return source.file_sizes() if isinstance(source, FileSource) else None
 
 
 def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = False,
-              progress: bool = True) -> BuildResult:
-    """Build ``loaded`` into ``out_dir``: resumes a same-recipe build, refuses a foreign folder."""
-    ranks = connect("build")
+              progress: bool = True, on_warning: Callable[[str], None] | None = None) -> BuildResult:
+    """Build ``loaded`` into ``out_dir``: resumes a same-recipe build, refuses a foreign folder.
+
+    ``on_warning`` gets each degenerate-data warning line once (on rank 0), before any shard.
+    """
+    state = OutputState(out_dir)
+    existed = state.out.exists()
+    ranks = connect("build", root=state.ranks_dir)
     try:
-        return _run(ranks, loaded, OutputState(out_dir), overwrite, progress)
+        return _run(ranks, loaded, state, overwrite, progress, on_warning)
     finally:
         ranks.close()
+        state.tidy(remove_out=not existed)
 
 
-def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool, progress: bool) -> BuildResult:
+def _prepare_ranked(ranks: Ranks, loaded: LoadedRecipe, progress: bool) -> Prepared:
+    """Rank 0 checks the source files first; the others wait, then find every answer in the check's cache."""
+    if ranks.world == 1:
+        return prepare(loaded, progress)
+    error: AnomsetError | None = None
+    prepared = None
+    if ranks.is_main:
+        try:
+            prepared = prepare(loaded, progress)
+        except AnomsetError as exc:
+            error = exc
+    if not ranks.agree(error is None):
+        if error is not None:
+            raise error
+        raise PeerError(ranks.rank)
+    return prepared or prepare(loaded)
+
+
+def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool, progress: bool,
+         on_warning: Callable[[str], None] | None) -> BuildResult:
     _limit_threads()
     with state.exclusive() if ranks.is_main else contextlib.nullcontext():
-        prepared = prepare(loaded)
+        prepared = _prepare_ranked(ranks, loaded, progress)
         plan, renderer = prepared.plan, prepared.renderer
+        if ranks.is_main and on_warning is not None:
+            for line in prepared.report.lines():
+                on_warning(line)
         fingerprint = prepared.source.fingerprint()
-        action = state.check(loaded.recipe_hash, fingerprint, overwrite)  # every rank: read-only, same answer
+        files = source_files(prepared.source)
+        action = state.check(loaded.recipe_hash, fingerprint, overwrite, files)  # every rank: read-only, same answer
         ranks.barrier()  # every rank has looked at the folder before rank 0 changes it
         if ranks.is_main:
-            state.initialize(loaded.recipe_hash, fingerprint, action)
+            state.initialize(loaded.recipe_hash, fingerprint, action, files)
             write_atomic(state.out / "recipe.yaml", loaded.to_yaml().encode("utf-8"))
             state.verify_and_clean([s.relpath for s in plan])
         ranks.barrier()
@@ -108,15 +164,18 @@ def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool
         render_seconds = time.perf_counter() - started
         manifest = None
         if ranks.is_main:
-            manifest = finalize(loaded, fingerprint, plan, state)
+            manifest = finalize(loaded, fingerprint, plan, state, prepared.report.counts())
         ranks.barrier()
-    return BuildResult(state.out, action, len(plan), len(pending), ranks.world, render_seconds, manifest)
+    return BuildResult(state.out, action, len(plan), len(pending), ranks.world, render_seconds, manifest,
+                       prepared.report.counts())
 
 
-def finalize(loaded: LoadedRecipe, fingerprint: str, plan: list[ShardSpec], state: OutputState) -> dict[str, Any]:
+def finalize(loaded: LoadedRecipe, fingerprint: str, plan: list[ShardSpec], state: OutputState,
+             warnings: dict[str, int] | None = None) -> dict[str, Any]:
     """Rank 0: merge shard records into manifest.json and write the dataset card.
 
     ``fingerprint`` is the source's, taken when the build started: the one its state records.
+    ``warnings`` (degenerate-data findings per kind) go into the manifest, so the card counts them.
     """
     from anomset.hub.card import write_card
 
@@ -130,6 +189,8 @@ def finalize(loaded: LoadedRecipe, fingerprint: str, plan: list[ShardSpec], stat
     recipe = loaded.recipe
     manifest = build_manifest(recipe.name, recipe.version, loaded.recipe_hash,
                               {"type": recipe.source.type, "fingerprint": fingerprint}, records)
+    if warnings:
+        manifest["warnings"] = dict(warnings)
     write_json_atomic(state.out / MANIFEST, manifest)
     write_card(state.out, loaded.resolved, manifest)
     return manifest

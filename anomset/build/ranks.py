@@ -4,8 +4,8 @@ Three ways to coordinate, chosen by ``connect`` from the launcher's environment:
 
 - ``SingleProcess``: a plain ``anomset build``.
 - ``FileRanks``: the ranks of a one-machine ``accelerate launch``, ``torchrun`` or
-  ``anomset build --processes N``. They meet through
-  files in a temp folder named after their common parent, the launcher, so model-free builds never
+  ``anomset build --processes N``. They meet through files in a folder (a build's own
+  ``<out>/.anomset/ranks``) named after their common parent, the launcher, so model-free builds never
   import torch: on a CPU box ``import torch`` plus a gloo process group cost each rank seconds,
   more than a small build's rendering saves.
 - ``TorchRanks``: launches across machines, through accelerate's ``PartialState``.
@@ -82,7 +82,7 @@ class _LaunchedRanks(Ranks):
 
 
 class FileRanks(_LaunchedRanks):
-    """Ranks of one launch on one machine, meeting through files under ``<tmp>/anomset-launches``.
+    """Ranks of one launch on one machine, meeting through files under ``root`` (default ``<tmp>/anomset-launches``).
 
     A launch is named by its launcher's pid, start time and restart count, which every rank reads
     alike and no other launch shares; each ``connect`` within it gets a session folder of its own.
@@ -126,8 +126,9 @@ class FileRanks(_LaunchedRanks):
         self._post("closed", b"")
         if all((self._dir / f"closed.{r}").exists() for r in range(self.world)):
             shutil.rmtree(self._dir, ignore_errors=True)
-            with contextlib.suppress(OSError):
-                self._dir.parent.rmdir()  # only once every session of the launch is gone
+            for folder in (self._dir.parent, self._root):  # only once every session of the launch is gone
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
 
     def _exchange(self, name: str, payload: bytes) -> list[bytes]:
         self._post(name, payload)
@@ -179,8 +180,12 @@ class TorchRanks(_LaunchedRanks):
             dist.destroy_process_group()
 
 
-def connect(session: str) -> Ranks:
-    """This process's view of the launch it belongs to (``SingleProcess`` when not launched)."""
+def connect(session: str, root: Path | None = None) -> Ranks:
+    """This process's view of the launch it belongs to (``SingleProcess`` when not launched).
+
+    ``root`` is where one machine's ranks meet (a build passes its output's ``.anomset/ranks``,
+    so nothing outlives the build outside it); default: ``<tmp>/anomset-launches``.
+    """
     env = os.environ
     world = int(env.get("WORLD_SIZE", "1"))
     if world <= 1:
@@ -190,7 +195,7 @@ def connect(session: str) -> Ranks:
     # children of one launcher.
     launched_here = "TORCHELASTIC_RUN_ID" in env or LOCAL_LAUNCH_ENV in env
     if launched_here and env.get("LOCAL_WORLD_SIZE") == str(world):
-        return FileRanks(int(env["RANK"]), world, name)
+        return FileRanks(int(env["RANK"]), world, name, root)
     return TorchRanks()
 
 

@@ -1,14 +1,18 @@
-"""The output folder's build state: ownership, recipe hash, per-shard done-markers (resume)."""
+"""The output folder's build state: ownership, recipe hash, source files, per-shard done-markers (resume).
+
+Everything lives in ``<out>/.anomset`` (never published): ``state.json`` (which recipe and source
+own the folder), ``source_files.json`` (every source file and its size, to say what changed),
+``done/`` (one marker per committed shard), and while a build runs its ``lock`` and the ``ranks``
+rendezvous folder, both removed when it ends.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,10 @@ from anomset.errors import OutputError
 
 STATE_DIR = ".anomset"
 STATE_FILE = "state.json"
+SOURCE_FILES = "source_files.json"
+LOCK = "lock"
+RANKS_DIR = "ranks"  # rendezvous of one machine's ranks (``ranks.FileRanks``)
+LISTED = 3  # changed source files named per kind in a refusal
 PARTIAL_SUFFIX = ".partial"
 # Everything anomset writes at the top of an output folder; --overwrite removes only these.
 OWNED = ("data", "manifest.json", "recipe.yaml", "README.md", "assets", "benchmarks", STATE_DIR)
@@ -50,25 +58,53 @@ class OutputState:
         self.dir = self.out / STATE_DIR
 
     # -- ownership -------------------------------------------------------------------------
+    @property
+    def ranks_dir(self) -> Path:
+        return self.dir / RANKS_DIR
+
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
-        """Hold this machine's lock on the output folder for a whole build, or refuse at once.
+        """Hold the output folder's lock (``.anomset/lock``) for a whole build, or refuse at once.
 
-        The lock file lives in the temp folder, keyed by the folder's real path, so a refused or
-        failed build leaves no trace in the output folder.
+        The lock file is removed on the way out, success or not; ``tidy`` then removes the state
+        folder (and the output folder) if the build left nothing else in them.
         """
-        key = hashlib.sha256(os.path.realpath(self.out).encode("utf-8")).hexdigest()[:24]
-        path = Path(tempfile.gettempdir()) / f"anomset-{key}.lock"
-        with open(path, "a+") as handle:
+        if self.out.exists() and not self.out.is_dir():
+            raise OutputError("output path exists and is not a folder", file=str(self.out), fix="choose another --out")
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the output folder: {exc.strerror}", file=str(self.out),
+                              fix="choose a writable --out") from None
+        path = self.dir / LOCK
+        while True:
+            handle = open(path, "a+")  # noqa: SIM115 - held open for the whole build
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                handle.close()
                 raise OutputError("another anomset build is writing into this folder", file=str(self.out),
                                   fix="wait for it to finish, or build into another --out") from None
             try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                if os.path.samestat(os.fstat(handle.fileno()), os.stat(path)):
+                    break
+            except FileNotFoundError:
+                pass
+            handle.close()  # the holder removed the file we locked as it finished: lock the new one
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)  # while still held, so a waiting process retries on a fresh file
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            handle.close()
+            with contextlib.suppress(OSError):
+                self.dir.rmdir()  # a build that wrote no state leaves no state folder
+
+    def tidy(self, remove_out: bool) -> None:
+        """Remove the empty folders a build made and left nothing in (any rank may call it)."""
+        for folder in (self.ranks_dir, self.dir, *((self.out,) if remove_out else ())):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
     def owner(self) -> dict[str, Any] | None:
         """The state of the build in this folder: its ``recipe_hash`` and ``source`` fingerprint."""
@@ -83,47 +119,105 @@ class OutputState:
             raise OutputError("build state is corrupt", file=str(self.dir / STATE_FILE),
                               fix="rebuild into a new folder or pass --overwrite") from None
 
-    def check(self, recipe_hash: str, source: str, overwrite: bool) -> str:
-        """Decide, without writing, what to do: 'new', 'resume' or 'overwrite'. Raises if refused.
+    def committed(self) -> int:
+        """Shards committed so far (done-markers), or -1 for a finished build (it has a manifest)."""
+        if (self.out / "manifest.json").exists():
+            return -1
+        done = self.dir / "done"
+        return sum(1 for _ in done.rglob("*.json")) if done.is_dir() else 0
 
-        ``source`` is the source's fingerprint: a recipe whose data moved resumes its build, one
-        pointed at other data does not.
+    def check(self, recipe_hash: str, source: str, overwrite: bool,
+              files: dict[str, int] | None = None) -> str:
+        """Decide, without writing, what to do: 'new', 'resume', 'restart' or 'overwrite'. Raises if refused.
+
+        ``source`` is the source's fingerprint and ``files`` its files' sizes: a recipe whose data
+        moved resumes its build, one pointed at other data does not. A build that committed no
+        shard pins nothing: it is restarted ('restart'), whatever recipe or data it began with.
         """
         if self.out.exists() and not self.out.is_dir():
             raise OutputError("output path exists and is not a folder", file=str(self.out),
                               fix="choose another --out")
-        if not self.out.exists() or not any(self.out.iterdir()):
-            return "new"
         owner = self.owner()
+        if owner is None and (not self.out.exists() or all(p.name == STATE_DIR for p in self.out.iterdir())):
+            return "new"  # empty, or only a running build's lock and rendezvous
         if owner is None:
             raise OutputError("folder is not empty and was not made by anomset; refusing to write into it",
                               file=str(self.out), fix="choose an empty or new --out folder")
         built_from = owner.get("source", source)  # states written before anomset recorded the source
         if owner["recipe_hash"] == recipe_hash and built_from == source:
             return "resume"
+        committed = self.committed()
+        if committed == 0:
+            return "restart"
         if overwrite:
             return "overwrite"
+        if committed > 0:
+            safety = (f"--overwrite is safe: it deletes only the {committed} shard{'s' if committed > 1 else ''} "
+                      "of an unfinished build and rebuilds from the current data")
+        else:
+            safety = ("--overwrite deletes a finished build (its shards, manifest.json and card): use a new --out "
+                      "to keep it")
         if owner["recipe_hash"] != recipe_hash:
             raise OutputError(f"folder holds a build of another recipe (hash {owner['recipe_hash'][:12]}, this one "
                               f"{recipe_hash[:12]})", file=str(self.out),
-                              fix="use a new --out, or pass --overwrite to delete that build")
-        raise OutputError(f"folder holds a build of this recipe from other source data (source {built_from}, "
-                          f"now {source})", file=str(self.out),
-                          fix="point the source at the data the build started from, use a new --out, "
-                              "or pass --overwrite to delete that build")
+                              fix=f"use a new --out, or pass --overwrite; {safety}")
+        changes = self._changes(files)
+        what = f"changed since it started: {changes}" if changes else f"(source {built_from}, now {source})"
+        raise OutputError(f"folder holds a build of this recipe from other source data; the source files {what}",
+                          file=str(self.out),
+                          fix=f"restore those files to resume, use a new --out, or pass --overwrite; {safety}")
 
-    def initialize(self, recipe_hash: str, source: str, action: str) -> None:
-        """Claim the folder for this recipe and source (after ``check``); on 'overwrite' remove the old build."""
-        if action == "overwrite":
+    def source_files(self) -> dict[str, int] | None:
+        """The source files (relative path -> size) the build in this folder started from, if recorded."""
+        try:
+            files = json.loads((self.dir / SOURCE_FILES).read_text())
+        except (OSError, ValueError):
+            return None
+        return files if isinstance(files, dict) else None
+
+    def _changes(self, files: dict[str, int] | None) -> str:
+        """``added a.png, b.png; removed c.png; resized d.png (+2 more)`` between the recorded and ``files``."""
+        before = self.source_files()
+        if before is None or files is None:
+            return ""
+        kinds = {"added": sorted(set(files) - set(before)), "removed": sorted(set(before) - set(files)),
+                 "resized": sorted(k for k in set(files) & set(before) if files[k] != before[k])}
+        parts = []
+        for kind, names in kinds.items():
+            if names:
+                more = f" (+{len(names) - LISTED} more)" if len(names) > LISTED else ""
+                parts.append(f"{kind} {', '.join(names[:LISTED])}{more}")
+        return "; ".join(parts)
+
+    def initialize(self, recipe_hash: str, source: str, action: str, files: dict[str, int] | None = None) -> None:
+        """Claim the folder for this recipe and source (after ``check``); on 'overwrite' and 'restart'
+        remove the old build first."""
+        if action in ("overwrite", "restart"):
             for name in OWNED:
                 target = self.out / name
-                if target.is_dir():
+                if name == STATE_DIR:
+                    self._clear_state()
+                elif target.is_dir():
                     shutil.rmtree(target)
                 elif target.exists():
                     target.unlink()
-        if action in ("new", "overwrite"):
+        if action != "resume":
             self.out.mkdir(parents=True, exist_ok=True)
+            if files is not None:
+                write_json_atomic(self.dir / SOURCE_FILES, files)
             write_json_atomic(self.dir / STATE_FILE, {"recipe_hash": recipe_hash, "source": source})
+
+    def _clear_state(self) -> None:
+        """Remove the old build's state, not the running build's lock and rendezvous."""
+        if not self.dir.is_dir():
+            return
+        for target in self.dir.iterdir():
+            if target.name in (LOCK, RANKS_DIR):
+                continue
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink()
 
     # -- shards ----------------------------------------------------------------------------
     def marker_path(self, relpath: str) -> Path:

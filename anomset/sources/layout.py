@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import cv2
 import numpy as np
@@ -22,7 +22,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from anomset.configurable import StrictModel
 from anomset.errors import SourceError
 from anomset.sources.base import LoadedItem, Source, SourceItem
-from anomset.sources.imageio import _read_bytes, list_images, read_image, read_mask
+from anomset.sources.imageio import _read_bytes, decode_image, list_images, read_mask
 
 
 class RootParams(StrictModel):
@@ -30,6 +30,8 @@ class RootParams(StrictModel):
 
     root: Path = Field(description="the dataset folder (relative paths start at the working directory)")
     classes: list[str] | None = Field(default=None, description="a subset of the classes; default: all")
+    empty_masks: Literal["error", "skip"] = Field(
+        default="error", description="a defect whose mask is all black: stop the build, or leave the defect out")
 
     @field_validator("root")
     @classmethod
@@ -75,6 +77,16 @@ class Entry:
         return (self.image, *self.masks, *((self.foreground,) if self.foreground is not None else ()))
 
 
+@dataclass(frozen=True)
+class ItemFacts:
+    """What decoding an item's files tells the pre-build check (``anomset.sources.check``)."""
+
+    width: int
+    height: int
+    bits: int  # bits per channel of the image file (16 is scaled to 8)
+    empty_mask: bool  # a defect whose mask has no set pixel
+
+
 class FileSource(Source):
     """Base of the sources that read image files under ``params.root``."""
 
@@ -112,11 +124,26 @@ class FileSource(Source):
         return class_name in self.TEXTURES
 
     def load(self, item: SourceItem) -> LoadedItem:
+        return self._read(self.entry(item))[0]
+
+    def inspect_item(self, item: SourceItem) -> ItemFacts:
+        """Decode every file of ``item`` as ``load`` does and report what the pre-build check needs."""
+        entry = self.entry(item)
+        loaded, bits = self._read(entry)
+        height, width = loaded.image.shape[:2]
+        empty = loaded.mask is not None and not loaded.mask.any()
+        return ItemFacts(width, height, bits, empty)
+
+    def entry(self, item: SourceItem) -> Entry:
+        """The files ``item`` is read from."""
         entry = self._entries(item.class_name).get(item.key)
         if entry is None:
             raise SourceError(f"no item {item.key!r} (the dataset changed since it was indexed)",
                               file=str(self.root), fix="rerun the build")
-        image = read_image(entry.image)
+        return entry
+
+    def _read(self, entry: Entry) -> tuple[LoadedItem, int]:
+        image, bits = decode_image(entry.image)
         shape = image.shape[:2]
         read = read_label_mask if self.NONZERO_MASKS else read_mask
         mask = None
@@ -124,7 +151,16 @@ class FileSource(Source):
             part = read(path, shape)
             mask = part if mask is None else np.maximum(mask, part)
         foreground = read(entry.foreground, shape) if entry.foreground is not None else None
-        return LoadedItem(image, mask, foreground)
+        return LoadedItem(image, mask, foreground), bits
+
+    def file_sizes(self) -> dict[str, int]:
+        """Relative path -> size of every file of the classes indexed so far (what the build reads)."""
+        sizes = {}
+        for class_name in sorted(self._index):
+            for entry in self._index[class_name].values():
+                for path in entry.files:
+                    sizes[path.relative_to(self.root).as_posix()] = path.stat().st_size
+        return sizes
 
     def fingerprint(self) -> str:
         """Hash of the relative path and size of every file of the classes indexed so far.
@@ -133,10 +169,8 @@ class FileSource(Source):
         the data the build read.
         """
         digest = hashlib.sha256()
-        for class_name in sorted(self._index):
-            for entry in self._index[class_name].values():
-                for path in entry.files:
-                    digest.update(f"{path.relative_to(self.root).as_posix()}:{path.stat().st_size}\n".encode())
+        for relpath, size in self.file_sizes().items():
+            digest.update(f"{relpath}:{size}\n".encode())
         return f"{self.registry_name}:{digest.hexdigest()[:16]}"
 
     # -- indexing -----------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from anomset.build.manifest import read_manifest
 from anomset.cli import main
-from anomset.grid import overlay
-from anomset.preview import choose, share
+from anomset.grid import OUTLINE, overlay
+from anomset.preview import PANEL_GAP, choose, outlined_pair, share
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +32,38 @@ def test_cli_writes_a_deterministic_png(built: Path, tmp_path: Path) -> None:
     assert picture is not None and picture.shape[1] > 3 * 192  # three columns of 192 px tiles
 
 
-def test_default_output_goes_to_assets(built: Path) -> None:
+def test_default_output_leaves_the_card_alone(built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    card_asset = built / "assets" / "preview.png"
+    before = card_asset.read_bytes() if card_asset.is_file() else None
+    monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["preview", str(built), "-n", "2"])
     assert result.exit_code == 0, result.output
-    assert (built / "assets" / "preview.png").is_file()
+    assert result.output.strip() == f"wrote {built.name}-preview.png (2 samples)"
+    assert (tmp_path / f"{built.name}-preview.png").is_file()
+    assert (card_asset.read_bytes() if card_asset.is_file() else None) == before
+
+
+def test_update_card_refreshes_the_card_asset(built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["preview", str(built), "-n", "3", "--update-card"])
+    assert result.exit_code == 0, result.output
+    card_asset = built / "assets" / "preview.png"
+    assert result.output.strip() == f"wrote {card_asset} (3 samples)"
+    assert list(tmp_path.iterdir()) == []
+    written = cv2.imread(str(card_asset))
+    assert written is not None and written.shape[1] > 2 * 160  # a preview grid (image + mask per tile)
+
+
+def test_preview_outlines_the_mask_beside_it() -> None:
+    image = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    mask = np.zeros((32, 32), np.uint8)
+    mask[10:20, 10:20] = 255
+    pair = outlined_pair(image, mask, 32)
+    shown, beside = pair[:, :32], pair[:, 32 + PANEL_GAP:]
+    assert np.array_equal(shown[11:19, 11:19], image[11:19, 11:19])  # the anomaly itself: untouched
+    assert np.array_equal(shown[:9], image[:9])  # outside: untouched
+    assert (shown[10, 10:20] == OUTLINE).all() and (shown[10:20, 19] == OUTLINE).all()  # its outline
+    assert (beside[10:20, 10:20] == 255).all() and beside[:10].max() == 0  # the mask beside it
 
 
 def test_choice_is_balanced_and_filtered(built: Path) -> None:

@@ -167,6 +167,7 @@ def test_a_second_build_into_a_busy_folder_is_refused(tmp_path: Path, tiny_recip
     with OutputState(out).exclusive():  # as if another build were running
         with pytest.raises(OutputError, match="another anomset build is writing into this folder"):
             run_build(load_recipe(tiny_recipe_path), out, progress=False)
-        assert not out.exists()  # refused before anything was written
+        # refused before anything was written: the folder holds only the running build's lock
+        assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [".anomset", ".anomset/lock"]
     result = run_build(load_recipe(tiny_recipe_path), out, progress=False)
     assert result.action == "new" and result.manifest is not None
