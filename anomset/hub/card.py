@@ -30,6 +30,7 @@ from anomset.hub.metadata import (
     size_category,
     source_datasets,
 )
+from anomset.sources.check import describe_counts
 
 TEMPLATE_NAME = "dataset_card.md.j2"
 CARD = "README.md"
@@ -119,6 +120,7 @@ def template_context(out: Path, resolved: dict[str, Any], manifest: dict[str, An
         "quality": quality_table(results) if results else None,
         "license_text": license_value if isinstance(license_value, str) else " + ".join(license_value),
         "source_license": source_license if source_license != resolved.get("license") else "",
+        "source_warnings": describe_counts(manifest.get("warnings") or {}),
     }
 
 
