@@ -120,7 +120,7 @@ def validate(recipe: Path) -> None:
     plan = prepare(loaded).plan
     samples = sum(len(s.samples) for s in plan)
     click.echo(f"ok: {recipe} ({len(loaded.recipe.classes)} classes, {samples} samples in {len(plan)} shards, "
-               f"recipe_hash {loaded.recipe_hash[:12]})")
+               f"data_hash {loaded.data_hash[:12]})")
 
 
 @main.command("list")

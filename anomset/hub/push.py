@@ -271,7 +271,7 @@ class Publisher:
         try:
             self.call("create tag", lambda: self.api.create_tag(
                 self.repo, tag=self.tag, revision=revision, repo_type=REPO_TYPE,
-                tag_message=f"anomset {self.tag} (recipe {self.plan.manifest['recipe_hash'][:12]})"),
+                tag_message=f"anomset {self.tag} (data {self.plan.manifest['data_hash'][:12]})"),
                 conflict_is_final=True)
         except _Conflict:
             raise self.tag_exists() from None

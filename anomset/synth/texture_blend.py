@@ -40,6 +40,7 @@ class TextureBlend(Synthesizer):
     texture under the mask, blended with a weight that each method draws its own way."""
 
     Params = TextureBlendParams
+    LOCATION_PARAMS = ("texture_dir",)
     weight_name: ClassVar[str] = "beta"  # the key of the drawn weight in the sample's json
 
     def __init__(self, **params: object) -> None:
