@@ -72,6 +72,7 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
     """Build the dataset described by RECIPE (resumes an interrupted build of the same recipe)."""
     from anomset.build.launch import run_build
     from anomset.build.local_launch import available_cores, run_ranks
+    from anomset.build.ranks import launched_world_size
     from anomset.recipe import load_recipe
 
     signal.signal(signal.SIGTERM, _raise_terminated)
@@ -85,7 +86,7 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
                           fix="pass --out DIR or set output.dir in the recipe")
     processes = processes or available_cores()
     if processes > 1:
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if launched_world_size() > 1:
             raise AnomsetError("--processes cannot be combined with accelerate launch or torchrun",
                                fix="drop --processes: the launcher already starts the processes")
         flags = [*(["--overwrite"] if overwrite else []), *(["--no-progress"] if no_progress else [])]
@@ -120,7 +121,7 @@ def validate(recipe: Path) -> None:
     plan = prepare(loaded).plan
     samples = sum(len(s.samples) for s in plan)
     click.echo(f"ok: {recipe} ({len(loaded.recipe.classes)} classes, {samples} samples in {len(plan)} shards, "
-               f"recipe_hash {loaded.recipe_hash[:12]})")
+               f"data_hash {loaded.data_hash[:12]})")
 
 
 @main.command("list")
@@ -196,8 +197,12 @@ def card(out_dir: Path, repo: str | None, tag: str | None) -> None:
 @_friendly
 def push(out_dir: Path, repo: str | None, tag: str | None, private: bool | None, dry_run: bool) -> None:
     """Publish the built OUT_DIR on the Hugging Face Hub as a new, immutable version."""
+    from anomset.build.ranks import is_main_process
     from anomset.hub.card import read_resolved
     from anomset.hub.push import push as push_folder
+
+    if not is_main_process():
+        return  # under a launcher, rank 0 alone publishes
 
     hub = read_resolved(out_dir).get("hub") or {}
     repo = repo or hub.get("repo")

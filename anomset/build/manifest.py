@@ -1,4 +1,5 @@
-"""manifest.json: every shard with its size and sha256, counts, versions and the recipe hash."""
+"""manifest.json: every shard with its size and sha256, counts, versions, the data and recipe hashes,
+the input fingerprints and the real defects shown to generators."""
 
 from __future__ import annotations
 
@@ -27,8 +28,15 @@ def package_versions() -> dict[str, str]:
 
 
 def build_manifest(name: str, version: str, recipe_hash: str, source: dict[str, str],
-                   records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The manifest from the shards' done-records (order-independent: records are sorted by path)."""
+                   records: list[dict[str, Any]], *, data_hash: str, locations: dict[str, str],
+                   shown_defects: dict[str, list[str]]) -> dict[str, Any]:
+    """The manifest from the shards' done-records (order-independent: records are sorted by path).
+
+    ``data_hash`` is the dataset's identity (benchmarks refer to it), ``recipe_hash`` the whole
+    recipe's; ``locations`` fingerprints the folders named by params (``texture_dir``);
+    ``shown_defects`` lists, per class, the source keys of the real defects generators were shown
+    (held out of the test split; the evaluation scores the others).
+    """
     records = sorted(records, key=lambda r: r["path"])
     counts: dict[str, dict[str, Any]] = defaultdict(dict)
     for record in records:
@@ -45,8 +53,11 @@ def build_manifest(name: str, version: str, recipe_hash: str, source: dict[str, 
     return {
         "name": name,
         "version": version,
+        "data_hash": data_hash,
         "recipe_hash": recipe_hash,
         "source": source,
+        "locations": dict(sorted(locations.items())),
+        "shown_defects": {k: sorted(v) for k, v in sorted(shown_defects.items())},
         "versions": package_versions(),
         "total_samples": sum(r["samples"] for r in records),
         "counts": {k: dict(sorted(v.items())) for k, v in sorted(counts.items())},

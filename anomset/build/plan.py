@@ -81,7 +81,7 @@ def _split_samples(loaded: LoadedRecipe, class_name: str, split: str,
             raise SourceError(f"no {split} normal images to synthesise from for class {class_name!r}",
                               file=loaded.path, field=f"{where}.generate[{entry_index}]",
                               fix=f"give the source {split} normals or move the entry to the other split")
-        rng = np.random.default_rng(derive_seed(loaded.recipe_hash, class_name, split, entry_index, "sources"))
+        rng = np.random.default_rng(derive_seed(loaded.data_hash, class_name, split, entry_index, "sources"))
         picks = rng.integers(len(normals), size=entry.count)
         chosen += [(SYNTHETIC, normals[int(i)], entry_index) for i in picks]
     return [SampleSpec(sample_key(class_name, split, n), class_name, split, origin, item.key, entry_index)
@@ -96,6 +96,6 @@ def _pick(loaded: LoadedRecipe, items: list[SourceItem], count: Count, field: st
     if count > len(items):
         raise RecipeError(f"asks for {count} {what} images but the source has {len(items)}",
                           file=loaded.path, field=field, fix=f"use at most {len(items)} or 'all'")
-    rng = np.random.default_rng(derive_seed(loaded.recipe_hash, field))
+    rng = np.random.default_rng(derive_seed(loaded.data_hash, field))
     keep = sorted(rng.choice(len(items), size=count, replace=False).tolist())
     return [items[i] for i in keep]

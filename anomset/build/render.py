@@ -128,12 +128,12 @@ class Renderer:
                 self.entries[(class_name, i)] = (entry, synth, strategy)  # type: ignore[assignment]
 
     def render(self, spec: SampleSpec) -> Sample:
-        seed, rng = sample_rng(self.loaded.recipe_hash, spec.key)
+        seed, rng = sample_rng(self.loaded.data_hash, spec.key)
         pool = self.pools[spec.class_name]
         item = pool.load(spec.source_key)
         base: dict[str, Any] = dict(key=spec.key, class_name=spec.class_name, split=spec.split,
                                     source_key=spec.source_key, seed=seed,
-                                    recipe_hash=self.loaded.recipe_hash)
+                                    data_hash=self.loaded.data_hash)
         if spec.origin != SYNTHETIC:
             mask = item.mask if spec.origin == REAL and item.mask is not None else np.zeros(self.size, np.uint8)
             defect = pool.by_key[spec.source_key].defect_type

@@ -18,7 +18,7 @@ from anomset.build.state import write_atomic
 from anomset.errors import OutputError
 from anomset.hub import merge
 from anomset.hub.assets import write_assets
-from anomset.hub.benchmarks import quality_table, read_results, tables
+from anomset.hub.detector_results import quality_table, read_results, tables
 from anomset.hub.metadata import (
     ALL_CONFIG,
     SOURCE_DATA,
@@ -102,7 +102,8 @@ def template_context(out: Path, resolved: dict[str, Any], manifest: dict[str, An
     return {
         "pretty_name": resolved.get("pretty_name") or resolved["name"], "name": resolved["name"],
         "description": (resolved.get("description") or "").strip(), "version": manifest["version"],
-        "recipe_hash": manifest["recipe_hash"], "versions": dict(sorted(manifest.get("versions", {}).items())),
+        "recipe_hash": manifest["recipe_hash"], "data_hash": manifest.get("data_hash", ""),
+        "versions": dict(sorted(manifest.get("versions", {}).items())),
         "repo_id": repo_id or (resolved.get("hub") or {}).get("repo") or f"<org>/{resolved['name']}",
         "revision": revision, "first_class": next(iter(counts), ALL_CONFIG), "configs": [ALL_CONFIG, *counts],
         "assets": write_assets(out, manifest),
@@ -113,7 +114,7 @@ def template_context(out: Path, resolved: dict[str, Any], manifest: dict[str, An
         "count_rows": rows, "defect_rows": defects, "generator_rows": generators,
         "total_samples": manifest["total_samples"], "total_anomalies": sum(r["anomalies"] for r in rows),
         "benchmarks": results, "benchmark_tables": tables(results) if results else [],
-        "benchmarks_stale": bool(results and results.dataset.recipe_hash != manifest["recipe_hash"]),
+        "benchmarks_stale": bool(results and results.dataset.data_hash != manifest.get("data_hash")),
         "quality": quality_table(results) if results else None,
         "license_text": license_value if isinstance(license_value, str) else " + ".join(license_value),
         "source_license": source_license if source_license != resolved.get("license") else "",

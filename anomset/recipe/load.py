@@ -1,9 +1,7 @@
-"""Read a recipe file, validate it once, resolve defaults and compute its hash."""
+"""Read a recipe file, validate it once, resolve defaults and compute its identity (``identity``)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,25 +11,32 @@ from pydantic import ValidationError
 
 from anomset.configurable import Configurable, format_validation_error
 from anomset.errors import RecipeError, UnknownNameError
+from anomset.recipe.identity import data_hash, data_spec, recipe_hash
 from anomset.recipe.schema import Recipe
 from anomset.registry import MASKS, SOURCES, SYNTHESIZERS, Registry
-
-# Keys that say where or how to write, not what: they do not change a single output byte.
-_HASH_EXCLUDED_OUTPUT_KEYS = ("dir",)
-_HASH_EXCLUDED_TOP_KEYS = ("hub",)  # where it is published changes no data
 
 
 @dataclass(frozen=True)
 class LoadedRecipe:
-    """A validated recipe, its resolved (defaults-filled) form and the hash of that form."""
+    """A validated recipe, its resolved (defaults-filled) form and its identities.
+
+    ``data_hash`` identifies the data (it keys every random stream); ``recipe_hash`` also covers the
+    metadata that only the card shows.
+    """
 
     path: str
     recipe: Recipe
     resolved: dict[str, Any]
     recipe_hash: str
+    data_hash: str
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The data-defining part of the resolved recipe (recorded by the build state to name changes)."""
+        return data_spec(self.resolved)
 
     def to_yaml(self) -> str:
-        header = f"# resolved by anomset; recipe_hash: {self.recipe_hash}\n"
+        header = f"# resolved by anomset; data_hash: {self.data_hash}; recipe_hash: {self.recipe_hash}\n"
         return header + yaml.safe_dump(self.resolved, sort_keys=False, allow_unicode=True)
 
 
@@ -65,7 +70,7 @@ def load_recipe_text(text: str, file: str = "<recipe>") -> LoadedRecipe:
         field, message = format_validation_error(exc)
         raise RecipeError(message, file=file, field=field) from None
     resolved = _resolve(recipe, file)
-    return LoadedRecipe(file, recipe, resolved, recipe_hash(resolved))
+    return LoadedRecipe(file, recipe, resolved, recipe_hash(resolved), data_hash(resolved))
 
 
 def build_component(registry: Registry, name: str, params: dict[str, Any], *, file: str,
@@ -108,21 +113,3 @@ def _resolve(recipe: Recipe, file: str) -> dict[str, Any]:
                 out["mask"]["params"] = mask.resolved_params()
     return resolved
 
-
-def recipe_hash(resolved: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of the resolved recipe, minus keys that change no output byte.
-
-    Those are where the output goes, where it is published and where the source's data lives:
-    the same recipe over the same data gives the same bytes on any machine (the build state's
-    source fingerprint tells data that moved from other data).
-    """
-    hashed = json.loads(json.dumps(resolved))
-    for key in _HASH_EXCLUDED_OUTPUT_KEYS:
-        hashed.get("output", {}).pop(key, None)
-    for key in _HASH_EXCLUDED_TOP_KEYS:
-        hashed.pop(key, None)
-    source = hashed["source"]
-    for key in SOURCES.get(source["type"]).LOCATION_PARAMS:
-        source["params"].pop(key, None)
-    canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -19,8 +19,15 @@ PROCEDURAL = "procedural"
 
 
 @functools.lru_cache(maxsize=8)
+def _folder_files(folder: str) -> tuple[str, ...]:
+    """The folder's image files, relative to it, in the bank's order (samples record these names)."""
+    root = Path(folder)
+    return tuple(p.relative_to(root).as_posix() for p in sorted(root.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+@functools.lru_cache(maxsize=8)
 def _load_folder(folder: str) -> tuple[np.ndarray, ...]:
-    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = [Path(folder) / name for name in _folder_files(folder)]
     if not files:
         raise SourceError("no texture images found", file=folder,
                           fix=f"put {', '.join(IMAGE_SUFFIXES)} files there or drop texture_dir")
@@ -106,5 +113,6 @@ class TextureBank:
         ch, cw = max(8, int(ih * crop)), max(8, int(iw * crop))
         y, x = int(rng.integers(ih - ch + 1)), int(rng.integers(iw - cw + 1))
         patch = resized_window(image[y:y + ch, x:x + cw], shape, (y0, y1, x0, x1))
-        name = _SKIMAGE_TEXTURES[index] if self.folder is None else f"{self.folder}#{index}"
+        # A relative name: the folder is a location, like a source's root, and never goes into a sample.
+        name = _SKIMAGE_TEXTURES[index] if self.folder is None else f"texture_dir:{_folder_files(self.folder)[index]}"
         return patch, name

@@ -24,7 +24,7 @@ def test_rebuild_is_byte_identical(tmp_path: Path, tiny_recipe_path: Path) -> No
 def test_seed_changes_bytes_and_hash(tmp_path: Path) -> None:
     first = load_recipe(write_recipe(tmp_path / "r1.yaml", tiny_recipe(seed=0)))
     second = load_recipe(write_recipe(tmp_path / "r2.yaml", tiny_recipe(seed=1)))
-    assert first.recipe_hash != second.recipe_hash
+    assert first.data_hash != second.data_hash
     run_build(first, tmp_path / "a", progress=False)
     run_build(second, tmp_path / "b", progress=False)
     tar = "data/brick/train-000001.tar"
@@ -35,7 +35,7 @@ def test_output_dir_does_not_change_hash(tmp_path: Path) -> None:
     base = tiny_recipe()
     a = load_recipe(write_recipe(tmp_path / "a.yaml", {**base, "output": {**base["output"], "dir": "x"}}))
     b = load_recipe(write_recipe(tmp_path / "b.yaml", {**base, "output": {**base["output"], "dir": "y"}}))
-    assert a.recipe_hash == b.recipe_hash
+    assert (a.data_hash, a.recipe_hash) == (b.data_hash, b.recipe_hash)
 
 
 def test_tar_members_are_sorted_with_fixed_metadata(tmp_path: Path, tiny_recipe_path: Path) -> None:

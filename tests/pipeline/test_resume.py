@@ -103,7 +103,7 @@ def test_a_state_from_before_source_fingerprints_still_resumes(tmp_path: Path, t
     state = out / ".anomset" / "state.json"
     assert json.loads(state.read_text())["source"] == "toy:0:64"
     # as builds wrote it before they recorded their source
-    state.write_text(json.dumps({"recipe_hash": loaded.recipe_hash}))
+    state.write_text(json.dumps({"data_hash": loaded.data_hash}))
     next(out.glob("data/*/*.tar")).unlink()
     result = run_build(loaded, out, progress=False)
     assert (result.action, result.shards_written) == ("resume", 1)

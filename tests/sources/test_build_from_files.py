@@ -56,7 +56,7 @@ def test_the_same_data_elsewhere_gives_the_same_bytes_and_resumes(tmp_path: Path
     there = shutil.copytree(here, tmp_path / "elsewhere" / "there")
     loaded_here, out_here = _mvtec_build(tmp_path, here, "out-here")
     loaded_there, out_there = _mvtec_build(tmp_path, there, "out-there")
-    assert loaded_here.recipe_hash == loaded_there.recipe_hash  # the root says where, not what
+    assert loaded_here.data_hash == loaded_there.data_hash  # the root says where, not what
     run_build(loaded_here, out_here, progress=False)
     run_build(loaded_there, out_there, progress=False)
     assert (out_here / "manifest.json").read_bytes() == (out_there / "manifest.json").read_bytes()
