@@ -21,7 +21,7 @@ one encode per pair, timed in the same run; the build's pairs/s over the floor's
 shows what keeping decoded items is worth.
 
     python benchmarks/build_throughput.py [--recipe recipes/toy.yaml] [--scale 16] [--rounds 3] [--skip-multi]
-                                          [--large-images 60] [--large-only]
+                                          [--large-images 200] [--large-only]
 """
 
 from __future__ import annotations
@@ -213,8 +213,8 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=16, help="multiply generation counts (default 16)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of back-to-back runs (default 3)")
     parser.add_argument("--skip-multi", action="store_true", help="skip the two-process builds")
-    parser.add_argument("--large-images", type=int, default=60,
-                        help="normals of the large-image case (default 60; 0 skips it)")
+    parser.add_argument("--large-images", type=int, default=200,
+                        help="normals of the large-image case (default 200; 0 skips it)")
     parser.add_argument("--large-only", action="store_true", help="run only the large-image case")
     args = parser.parse_args()
     if args.large_images:
