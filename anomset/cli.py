@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from anomset import __version__
+from anomset.build.item_cache import DEFAULT_BUDGET_MIB
 from anomset.errors import AnomsetError, OutputError
 
 
@@ -63,12 +64,15 @@ def main() -> None:
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.option("--processes", "-j", type=click.IntRange(min=0), default=1, show_default=True,
               help="Processes on this machine (0: one per core). GPU and multi-machine builds use accelerate launch.")
+@click.option("--cache-memory", "cache_mib", type=click.IntRange(min=0), default=DEFAULT_BUDGET_MIB,
+              show_default=True, metavar="MIB",
+              help="Memory per process for decoded source images at the output size (speed only, not the data).")
 @click.option("--push", "push_after", is_flag=True, help="Push to the Hub after a successful build.")
 @click.option("--repo", help="Hub dataset repo for --push (default: the recipe's hub.repo).")
 @click.option("--tag", help="Version tag for --push (default: v + the recipe's version).")
 @_friendly
-def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool, processes: int, push_after: bool,
-          repo: str | None, tag: str | None) -> None:
+def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool, processes: int, cache_mib: int,
+          push_after: bool, repo: str | None, tag: str | None) -> None:
     """Build the dataset described by RECIPE (resumes an interrupted build of the same recipe)."""
     from anomset.build.launch import run_build
     from anomset.build.local_launch import available_cores, run_ranks
@@ -89,12 +93,13 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
         if launched_world_size() > 1:
             raise AnomsetError("--processes cannot be combined with accelerate launch or torchrun",
                                fix="drop --processes: the launcher already starts the processes")
-        flags = [*(["--overwrite"] if overwrite else []), *(["--no-progress"] if no_progress else [])]
+        flags = [*(["--overwrite"] if overwrite else []), *(["--no-progress"] if no_progress else []),
+                 "--cache-memory", str(cache_mib)]
         code = run_ranks(["build", str(recipe), "--out", str(target), *flags], processes)
         if code:
             sys.exit(code)  # the ranks said why
     else:
-        result = run_build(loaded, target, overwrite=overwrite, progress=not no_progress)
+        result = run_build(loaded, target, overwrite=overwrite, progress=not no_progress, cache_mib=cache_mib)
         if result.manifest is None:
             return  # not the main process
         skipped = result.shards_total - result.shards_written

@@ -73,7 +73,7 @@ MASKS: Registry = Registry("mask strategy", ("anomset.masks",))
 SYNTHESIZERS: Registry = Registry("synthesizer", ("anomset.synth",))
 # Filled by the evaluation work (reference detectors) and the quality work (ARS scorers).
 DETECTORS: Registry = Registry("detector", ())
-QUALITY_FILTERS: Registry = Registry("quality filter", ())
+QUALITY_FILTERS: Registry = Registry("quality filter", ("anomset.quality",))
 
 ALL_REGISTRIES: dict[str, Registry] = {
     "sources": SOURCES,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from anomset.build.inputs import SOURCE, input_fingerprints
+from anomset.build.item_cache import DEFAULT_BUDGET_MIB, MIB, ItemCache
 from anomset.build.manifest import MANIFEST, build_manifest
 from anomset.build.plan import ShardSpec, make_plan
 from anomset.build.protocol import show_defects_to_generators, shown_defect_keys
@@ -66,26 +67,31 @@ class Prepared:
     renderer: Renderer
 
 
-def prepare(loaded: LoadedRecipe) -> Prepared:
-    """Open the source, plan every shard and instantiate every component (all checks that need no output)."""
+def prepare(loaded: LoadedRecipe, cache_mib: int = DEFAULT_BUDGET_MIB) -> Prepared:
+    """Open the source, plan every shard and instantiate every component (all checks that need no output).
+
+    ``cache_mib`` bounds the memory this process keeps decoded source items in (speed only, never bytes).
+    """
     source, index = open_source(loaded)
-    return Prepared(source, index, make_plan(loaded, index), Renderer(loaded, source, index))
+    renderer = Renderer(loaded, source, index, ItemCache(cache_mib * MIB))
+    return Prepared(source, index, make_plan(loaded, index), renderer)
 
 
 def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = False,
-              progress: bool = True) -> BuildResult:
+              progress: bool = True, cache_mib: int = DEFAULT_BUDGET_MIB) -> BuildResult:
     """Build ``loaded`` into ``out_dir``: resumes a same-recipe build, refuses a foreign folder."""
     ranks = connect("build")
     try:
-        return _run(ranks, loaded, OutputState(out_dir), overwrite, progress)
+        return _run(ranks, loaded, OutputState(out_dir), overwrite, progress, cache_mib)
     finally:
         ranks.close()
 
 
-def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool, progress: bool) -> BuildResult:
+def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool, progress: bool,
+         cache_mib: int) -> BuildResult:
     _limit_threads()
     with state.exclusive() if ranks.is_main else contextlib.nullcontext():
-        prepared = prepare(loaded)
+        prepared = prepare(loaded, cache_mib)
         plan, renderer = prepared.plan, prepared.renderer
         inputs = input_fingerprints(loaded, prepared.source)
         action = state.check(loaded.data_hash, loaded.data, inputs, overwrite)  # every rank: read-only, same answer

@@ -8,6 +8,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from anomset.build.item_cache import ItemCache
 from anomset.build.plan import REAL, SYNTHETIC, SampleSpec
 from anomset.context import SampleContext
 from anomset.errors import RecipeError, SynthesisError
@@ -62,7 +63,8 @@ def resize_item(item: LoadedItem, size: tuple[int, int], is_texture: bool,
 class ClassPool:
     """One class's items at the output size; what synthesizers may borrow from (``context.ClassPool``)."""
 
-    def __init__(self, source: Source, class_name: str, items: list[SourceItem], size: tuple[int, int]) -> None:
+    def __init__(self, source: Source, class_name: str, items: list[SourceItem], size: tuple[int, int],
+                 cache: ItemCache | None = None) -> None:
         self.source = source
         self.class_name = class_name
         self.size = size
@@ -72,25 +74,37 @@ class ClassPool:
         # What synthesizers borrow from: the train normals, or any normals when a source has no train split.
         self.normals = self.train_normals or [i for i in items if i.is_normal]
         self.train_defects = [i for i in items if not i.is_normal and i.split == "train"]
-        self.load = functools.lru_cache(maxsize=64)(self._load)
+        # One cache per rank, shared by its classes: each source image is decoded once per build.
+        self.cache = cache if cache is not None else ItemCache()
+        self._estimate: np.ndarray | None = None
 
-    def _load(self, key: str) -> LoadedItem:
-        raw = self.source.load(self.by_key[key])
+    def load(self, key: str) -> LoadedItem:
+        """The item at the output size (decoded on first use, then kept within the cache's budget)."""
+        return self.cache.get((self.class_name, key), lambda: self._finish(self.source.load(self.by_key[key])))
+
+    def _finish(self, raw: LoadedItem) -> LoadedItem:
         estimate = self.estimated_foreground if raw.foreground is None and not self.is_texture else None
         item = resize_item(raw, self.size, self.is_texture, estimate)
         if not item.regions and not self.is_texture:
             item.regions = connected_regions(item.foreground)
         return item
 
-    @functools.cached_property
+    @property
     def estimated_foreground(self) -> np.ndarray:
         """The class's foreground estimated once from its train normals (for sources that give none)."""
-        normals = self.normals
-        if not normals:
-            return np.full(self.size, 255, np.uint8)
-        step = max(1, len(normals) // FOREGROUND_SAMPLE)
-        picked = normals[::step][:FOREGROUND_SAMPLE]
-        return estimate_foreground([resize_image(self.source.load(i).image, self.size) for i in picked])
+        if self._estimate is None:
+            normals = self.normals
+            if not normals:
+                self._estimate = np.full(self.size, 255, np.uint8)
+                return self._estimate
+            step = max(1, len(normals) // FOREGROUND_SAMPLE)
+            picked = normals[::step][:FOREGROUND_SAMPLE]
+            raws = {i.key: self.source.load(i) for i in picked}
+            self._estimate = estimate_foreground([resize_image(raw.image, self.size) for raw in raws.values()])
+            for key, raw in raws.items():  # decoded already: keep them rather than decode them again
+                if (self.class_name, key) not in self.cache:
+                    self.cache.put((self.class_name, key), self._finish(raw))
+        return self._estimate
 
     def other_normal(self, rng: np.random.Generator) -> np.ndarray:
         return self.load(self.normals[int(rng.integers(len(self.normals)))].key).image
@@ -100,17 +114,20 @@ class ClassPool:
 
     @functools.cached_property
     def _defect_masks(self) -> list[np.ndarray]:
-        # Loaded once: mask strategies ask for them on every sample, and the item cache is small.
+        # Gathered once: mask strategies ask for them on every sample.
         return [m for m in (self.load(i.key).mask for i in self.train_defects) if m is not None]
 
 
 class Renderer:
     """Renders ``SampleSpec``s of one build. Holds instantiated synthesizers and per-class pools."""
 
-    def __init__(self, loaded: LoadedRecipe, source: Source, index: dict[str, list[SourceItem]]) -> None:
+    def __init__(self, loaded: LoadedRecipe, source: Source, index: dict[str, list[SourceItem]],
+                 cache: ItemCache | None = None) -> None:
         self.loaded = loaded
         self.size = tuple(loaded.recipe.output.image_size)
-        self.pools = {name: ClassPool(source, name, index[name], self.size) for name in loaded.recipe.classes}
+        self.cache = cache if cache is not None else ItemCache()
+        self.pools = {name: ClassPool(source, name, index[name], self.size, self.cache)
+                      for name in loaded.recipe.classes}
         self.entries: dict[tuple[str, int], tuple[GenerateSpec, Synthesizer, MaskStrategy | None]] = {}
         for class_name, plan in loaded.recipe.classes.items():
             for i, entry in enumerate(plan.generate):
