@@ -20,8 +20,7 @@ from anomset.build.schedule import block, my_shards
 from anomset.build.state import OutputState, write_atomic, write_json_atomic
 from anomset.build.worker import write_shard
 from anomset.errors import AnomsetError, PeerError, RecipeError
-from anomset.recipe.load import LoadedRecipe, build_component
-from anomset.registry import SOURCES
+from anomset.recipe.load import LoadedRecipe
 from anomset.sources.base import Source, SourceItem
 
 
@@ -39,8 +38,7 @@ class BuildResult:
 def open_source(loaded: LoadedRecipe) -> tuple[Source, dict[str, list[SourceItem]]]:
     """Instantiate the recipe's source and index the recipe's classes, with the defects shown to generators
     moved to the train split (see ``protocol``)."""
-    source: Source = build_component(SOURCES, loaded.recipe.source.type, loaded.recipe.source.params,
-                                     file=loaded.path, field="source.type")  # type: ignore[assignment]
+    source = loaded.components.source
     available = source.classes()
     for name in sorted(loaded.recipe.classes):
         if name not in available:

@@ -14,9 +14,8 @@ from anomset.context import SampleContext
 from anomset.errors import RecipeError, SynthesisError
 from anomset.masks.base import MaskStrategy, binarize
 from anomset.masks.foreground import connected_regions, estimate_foreground
-from anomset.recipe.load import LoadedRecipe, build_component
+from anomset.recipe.load import LoadedRecipe
 from anomset.recipe.schema import GenerateSpec
-from anomset.registry import MASKS, SYNTHESIZERS
 from anomset.rng import sample_rng
 from anomset.sample import GOOD, Sample, SampleMeta, mask_stats
 from anomset.sources.base import LoadedItem, Source, SourceItem
@@ -122,27 +121,34 @@ class Renderer:
     """Renders ``SampleSpec``s of one build. Holds instantiated synthesizers and per-class pools."""
 
     def __init__(self, loaded: LoadedRecipe, source: Source, index: dict[str, list[SourceItem]],
-                 cache: ItemCache | None = None) -> None:
+                 cache: ItemCache | None = None, device: str = "cpu") -> None:
         self.loaded = loaded
+        self.device = device
+        self._set_up: set[str] = set()  # classes whose synthesizers ran ``setup`` in this renderer
         self.size = tuple(loaded.recipe.output.image_size)
         self.cache = cache if cache is not None else ItemCache()
         self.pools = {name: ClassPool(source, name, index[name], self.size, self.cache)
                       for name in loaded.recipe.classes}
         self.entries: dict[tuple[str, int], tuple[GenerateSpec, Synthesizer, MaskStrategy | None]] = {}
+        built = loaded.components
         for class_name, plan in loaded.recipe.classes.items():
             for i, entry in enumerate(plan.generate):
-                where = f"classes.{class_name}.generate[{i}]"
-                synth = build_component(SYNTHESIZERS, entry.synthesizer, entry.params, file=loaded.path,
-                                        field=f"{where}.synthesizer")
+                synth = built.synthesizers[(class_name, i)]
                 if not synth.for_textures and source.is_texture(class_name):
                     raise RecipeError(f"{entry.synthesizer} needs object components, but {class_name!r} is a texture",
-                                      file=loaded.path, field=f"{where}.synthesizer",
+                                      file=loaded.path, field=f"classes.{class_name}.generate[{i}].synthesizer",
                                       fix="use it on object classes only")
-                strategy = None
-                if entry.mask is not None:
-                    strategy = build_component(MASKS, entry.mask.strategy, entry.mask.params,
-                                               file=loaded.path, field=f"{where}.mask.strategy")
-                self.entries[(class_name, i)] = (entry, synth, strategy)  # type: ignore[assignment]
+                self.entries[(class_name, i)] = (entry, synth, built.masks.get((class_name, i)))
+
+    def set_up_class(self, class_name: str) -> None:
+        """Run ``setup`` of the class's synthesizers once: only ranks that build the class pay for it."""
+        if class_name in self._set_up:
+            return
+        pool = self.pools[class_name]
+        for (name, _), (_, synth, _) in sorted(self.entries.items()):
+            if name == class_name:
+                synth.setup(pool, self.device)
+        self._set_up.add(class_name)
 
     def render(self, spec: SampleSpec) -> Sample:
         seed, rng = sample_rng(self.loaded.data_hash, spec.key)
@@ -158,6 +164,7 @@ class Renderer:
             meta = SampleMeta(defect_type=defect, origin=spec.origin, generator="", generator_params={},
                               mask_strategy="", mask_params={}, mask_area=area, bbox=bbox, **base)
             return Sample(item.image, mask, int(defect != GOOD), meta)
+        self.set_up_class(spec.class_name)
         return self._synthesize(spec, item, pool, rng, base)
 
     def _synthesize(self, spec: SampleSpec, item: LoadedItem, pool: ClassPool, rng: np.random.Generator,
