@@ -74,10 +74,10 @@ def main() -> None:
 def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool, processes: int, cache_mib: int,
           push_after: bool, repo: str | None, tag: str | None) -> None:
     """Build the dataset described by RECIPE (resumes an interrupted build of the same recipe)."""
-    from anomset.build.launch import run_build
     from anomset.build.local_launch import available_cores, run_ranks
     from anomset.build.ranks import launched_world_size
     from anomset.recipe import load_recipe
+    from anomset.workflow import build_dataset
 
     signal.signal(signal.SIGTERM, _raise_terminated)
     loaded = load_recipe(recipe)
@@ -99,7 +99,7 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
         if code:
             sys.exit(code)  # the ranks said why
     else:
-        result = run_build(loaded, target, overwrite=overwrite, progress=not no_progress, cache_mib=cache_mib)
+        result = build_dataset(loaded, target, overwrite=overwrite, progress=not no_progress, cache_mib=cache_mib)
         if result.manifest is None:
             return  # not the main process
         skipped = result.shards_total - result.shards_written
@@ -203,7 +203,7 @@ def card(out_dir: Path, repo: str | None, tag: str | None) -> None:
 def push(out_dir: Path, repo: str | None, tag: str | None, private: bool | None, dry_run: bool) -> None:
     """Publish the built OUT_DIR on the Hugging Face Hub as a new, immutable version."""
     from anomset.build.ranks import is_main_process
-    from anomset.hub.card import read_resolved
+    from anomset.dataset.reader import read_resolved
     from anomset.hub.push import push as push_folder
 
     if not is_main_process():

@@ -48,8 +48,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anomset.build.render import resize_image  # noqa: E402
-from anomset.build.shards import IMAGE_MEMBER, MASK_MEMBER, encode_png, write_tar  # noqa: E402
-from anomset.shard_reader import decode_image, decode_mask, iter_built  # noqa: E402
+from anomset.build.shards import write_tar  # noqa: E402
+from anomset.dataset.contract import IMAGE_MEMBER, MASK_MEMBER  # noqa: E402
+from anomset.dataset.files import encode_png  # noqa: E402
+from anomset.dataset.reader import decode_image, decode_mask, iter_built  # noqa: E402
 from anomset.sources.imageio import read_image  # noqa: E402
 
 LAUNCHERS = ("local", "accelerate")  # --processes 2, accelerate launch --num_processes 2

@@ -53,19 +53,19 @@ def wait_for_done_shards(proc: subprocess.Popen, out: Path, count: int, timeout:
 
 def reference_build(recipe: Path, folder: Path) -> Path:
     """An uninterrupted one-process build of ``recipe`` into ``folder/reference``: the bytes to match."""
-    from anomset.build.launch import run_build
     from anomset.recipe import load_recipe
+    from anomset.workflow import build_dataset
 
-    run_build(load_recipe(recipe), folder / "reference", progress=False)
+    build_dataset(load_recipe(recipe), folder / "reference", progress=False)
     return folder / "reference"
 
 
 def assert_resumes_to(recipe: Path, out: Path, reference: Path) -> None:
     """A plain rerun finishes the interrupted build in ``out``, writing only what was missing, byte for byte."""
-    from anomset.build.launch import run_build
     from anomset.recipe import load_recipe
+    from anomset.workflow import build_dataset
 
-    result = run_build(load_recipe(recipe), out, progress=False)
+    result = build_dataset(load_recipe(recipe), out, progress=False)
     assert result.action == "resume" and 0 < result.shards_written < result.shards_total
     assert tree_digest(out) == tree_digest(reference)
 

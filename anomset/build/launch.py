@@ -11,14 +11,16 @@ from typing import Any
 
 from anomset.build.inputs import SOURCE, input_fingerprints
 from anomset.build.item_cache import DEFAULT_BUDGET_MIB, MIB, ItemCache
-from anomset.build.manifest import MANIFEST, build_manifest
+from anomset.build.manifest import build_manifest
 from anomset.build.plan import ShardSpec, make_plan
 from anomset.build.protocol import show_defects_to_generators, shown_defect_keys
 from anomset.build.ranks import Ranks, connect
 from anomset.build.render import Renderer
 from anomset.build.schedule import block, my_shards
-from anomset.build.state import OutputState, write_atomic, write_json_atomic
+from anomset.build.state import OutputState
 from anomset.build.worker import write_shard
+from anomset.dataset.contract import MANIFEST
+from anomset.dataset.files import write_atomic, write_json_atomic
 from anomset.errors import AnomsetError, PeerError, RecipeError
 from anomset.recipe.load import LoadedRecipe
 from anomset.sources.base import Source, SourceItem
@@ -126,13 +128,11 @@ def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool
 
 def finalize(loaded: LoadedRecipe, inputs: dict[str, str], shown: dict[str, list[str]], plan: list[ShardSpec],
              state: OutputState) -> dict[str, Any]:
-    """Rank 0: merge shard records into manifest.json and write the dataset card.
+    """Rank 0: merge shard records into manifest.json and return it (the command layer renders the card).
 
     ``inputs`` are the fingerprints taken when the build started (the ones its state records);
     ``shown`` the real defects shown to generators, per class.
     """
-    from anomset.hub.card import write_card
-
     records = []
     for shard in plan:
         record = state.read_marker(shard.relpath)
@@ -146,7 +146,6 @@ def finalize(loaded: LoadedRecipe, inputs: dict[str, str], shown: dict[str, list
                               data_hash=loaded.data_hash, locations={k: v for k, v in inputs.items() if k != SOURCE},
                               shown_defects=shown)
     write_json_atomic(state.out / MANIFEST, manifest)
-    write_card(state.out, loaded.resolved, manifest)
     return manifest
 
 

@@ -4,15 +4,11 @@ the input fingerprints and the real defects shown to generators."""
 from __future__ import annotations
 
 import importlib.metadata
-import json
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Any
 
 from anomset import __version__
-from anomset.errors import OutputError
 
-MANIFEST = "manifest.json"
 _VERSIONED = ("numpy", "torch", "opencv-python-headless", "datasets", "webdataset")
 
 
@@ -66,14 +62,3 @@ def build_manifest(name: str, version: str, recipe_hash: str, source: dict[str, 
                    for r in records],
     }
 
-
-def read_manifest(out_dir: Path | str) -> dict[str, Any]:
-    """Load ``manifest.json`` of a built folder, with a clear error if it is missing or broken."""
-    path = Path(out_dir) / MANIFEST
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise OutputError("no manifest.json: not a finished anomset build", file=str(path),
-                          fix="run anomset build first (a rerun resumes an interrupted build)") from None
-    except ValueError:
-        raise OutputError("manifest.json is not valid JSON", file=str(path), fix="rerun anomset build") from None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from anomset.dataset.contract import shard_relpath
 from anomset.errors import RecipeError, SourceError
 from anomset.recipe.load import LoadedRecipe
 from anomset.recipe.schema import SPLITS, Count
@@ -38,7 +39,7 @@ class ShardSpec:
 
     @property
     def relpath(self) -> str:
-        return f"data/{self.class_name}/{self.split}-{self.index:06d}.tar"
+        return shard_relpath(self.class_name, self.split, self.index)
 
 
 def sample_key(class_name: str, split: str, index: int) -> str:

@@ -13,34 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from anomset.build.shards import file_sha256
+from anomset.dataset.contract import OWNED, PARTIAL_SUFFIX, STATE_DIR
+from anomset.dataset.files import file_sha256, write_json_atomic
 from anomset.errors import OutputError
 from anomset.recipe.identity import changed_fields
 
-STATE_DIR = ".anomset"
 STATE_FILE = "state.json"
-PARTIAL_SUFFIX = ".partial"
-# Everything anomset writes at the top of an output folder; --overwrite removes only these.
-OWNED = ("data", "manifest.json", "recipe.yaml", "README.md", "assets", "benchmarks", STATE_DIR)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file, fsync and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + PARTIAL_SUFFIX)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # a signal or a full disk: leave the old file, not a partial one
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_atomic(path, (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 class OutputState:

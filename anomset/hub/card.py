@@ -13,8 +13,9 @@ from typing import Any
 
 import yaml
 
-from anomset.build.manifest import read_manifest
-from anomset.build.state import write_atomic
+from anomset.dataset.contract import CARD
+from anomset.dataset.files import write_atomic
+from anomset.dataset.reader import read_manifest, read_resolved
 from anomset.errors import OutputError
 from anomset.hub import merge
 from anomset.hub.assets import write_assets
@@ -32,7 +33,6 @@ from anomset.hub.metadata import (
 )
 
 TEMPLATE_NAME = "dataset_card.md.j2"
-CARD = "README.md"
 _MODEL_KEYS = re.compile(r"(^|_)(model|model_id|pretrained|checkpoint)$")
 
 
@@ -167,19 +167,6 @@ def update_card(out_dir: Path | str, resolved: dict[str, Any] | None = None, man
     text, kept = render_card(out, resolved, manifest, repo_id=repo_id, revision=revision, previous=previous)
     write_atomic(path, text.encode("utf-8"))
     return path, kept
-
-
-def read_resolved(out_dir: Path | str) -> dict[str, Any]:
-    """The resolved recipe saved beside a build."""
-    path = Path(out_dir) / "recipe.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise OutputError("no recipe.yaml: not a finished anomset build", file=str(path),
-                          fix="run anomset build first") from None
-    if not isinstance(data, dict) or "name" not in data:
-        raise OutputError("recipe.yaml is not a resolved anomset recipe", file=str(path), fix="rerun anomset build")
-    return data
 
 
 def _split_previous(previous: str | None, path: Path) -> tuple[dict[str, Any] | None, str | None]:

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from anomset.build.manifest import MANIFEST, read_manifest
-from anomset.build.shards import file_sha256
-from anomset.build.state import PARTIAL_SUFFIX
+from anomset.dataset.contract import CARD, MANIFEST, PARTIAL_SUFFIX
+from anomset.dataset.files import file_sha256
+from anomset.dataset.reader import read_manifest
 from anomset.errors import PublishError
-from anomset.hub.card import CARD, write_card
+from anomset.hub.card import write_card
 
 REPO_TYPE = "dataset"
 MAX_FILES_PER_COMMIT = 500

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from anomset.build.item_cache import ItemCache, item_bytes
-from anomset.build.launch import prepare, run_build
+from anomset.build.launch import prepare
 from anomset.recipe import load_recipe
 from anomset.sources.base import LoadedItem
+from anomset.workflow import build_dataset
 from tests.conftest import tiny_recipe, write_recipe
 from tests.helpers import tree_digest
 
@@ -68,6 +69,6 @@ def test_a_build_decodes_each_source_image_once(tmp_path: Path) -> None:
 
 def test_the_cache_budget_changes_no_byte(tmp_path: Path) -> None:
     path = write_recipe(tmp_path / "tiny.yaml", tiny_recipe())
-    run_build(load_recipe(path), tmp_path / "big", progress=False)
-    run_build(load_recipe(path), tmp_path / "none", progress=False, cache_mib=0)
+    build_dataset(load_recipe(path), tmp_path / "big", progress=False)
+    build_dataset(load_recipe(path), tmp_path / "none", progress=False, cache_mib=0)
     assert tree_digest(tmp_path / "big") == tree_digest(tmp_path / "none")

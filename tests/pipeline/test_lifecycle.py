@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from anomset.build.launch import prepare, run_build
+from anomset.build.launch import prepare
 from anomset.recipe import load_recipe
 from anomset.registry import SOURCES, SYNTHESIZERS
 from anomset.synth.base import Synthesizer
+from anomset.workflow import build_dataset
 from tests.conftest import tiny_recipe, write_recipe
 
 
@@ -25,7 +26,7 @@ def test_every_component_is_built_once_per_build(tmp_path: Path, monkeypatch: py
                 _original(self, *args, **kwargs)
 
             monkeypatch.setattr(cls, "__init__", counting)
-    run_build(load_recipe(write_recipe(tmp_path / "tiny.yaml", tiny_recipe())), tmp_path / "out", progress=False)
+    build_dataset(load_recipe(write_recipe(tmp_path / "tiny.yaml", tiny_recipe())), tmp_path / "out", progress=False)
     # The tiny recipe: one toy source, one cutpaste entry, two draem entries.
     assert built == Counter(toy=1, cutpaste=1, draem=2)
 

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from anomset.build.launch import run_build
 from anomset.errors import OutputError
 from anomset.recipe import load_recipe
+from anomset.workflow import build_dataset
 from tests.conftest import tiny_recipe, write_recipe
 from tests.helpers import tree_digest
 
@@ -37,14 +37,14 @@ def test_metadata_edit_keeps_the_bytes_and_resumes(tmp_path: Path) -> None:
     first = load_recipe(write_recipe(tmp_path / "a.yaml", tiny_recipe()))
     second = load_recipe(write_recipe(tmp_path / "b.yaml", tiny_recipe(**METADATA)))
     assert first.data_hash == second.data_hash and first.recipe_hash != second.recipe_hash
-    run_build(first, tmp_path / "a", progress=False)
-    run_build(second, tmp_path / "b", progress=False)
+    build_dataset(first, tmp_path / "a", progress=False)
+    build_dataset(second, tmp_path / "b", progress=False)
     shards = _shards(tmp_path / "a")
     assert shards and shards == _shards(tmp_path / "b")  # whole tars, so every image and mask member
     assert {s["data_hash"] for s in _jsons(tmp_path / "a")} == {first.data_hash}
     assert "recipe_hash" not in _jsons(tmp_path / "a")[0]
 
-    result = run_build(second, tmp_path / "a", progress=False)  # the edit over the existing build
+    result = build_dataset(second, tmp_path / "a", progress=False)  # the edit over the existing build
     assert (result.action, result.shards_written) == ("resume", 0)
     assert _shards(tmp_path / "a") == shards
     assert result.manifest["version"] == "1.0.1" and result.manifest["name"] == "renamed"
@@ -57,20 +57,20 @@ def test_seed_draws_another_dataset(tmp_path: Path) -> None:
     first = load_recipe(write_recipe(tmp_path / "a.yaml", tiny_recipe()))
     other = load_recipe(write_recipe(tmp_path / "b.yaml", tiny_recipe(seed=1)))
     assert first.data_hash != other.data_hash
-    run_build(first, tmp_path / "a", progress=False)
-    run_build(other, tmp_path / "b", progress=False)
+    build_dataset(first, tmp_path / "a", progress=False)
+    build_dataset(other, tmp_path / "b", progress=False)
     a, b = _shards(tmp_path / "a"), _shards(tmp_path / "b")
     assert a.keys() == b.keys() and all(a[k] != b[k] for k in a)
 
 
 def test_data_edit_is_refused_naming_the_field(tmp_path: Path) -> None:
-    run_build(load_recipe(write_recipe(tmp_path / "a.yaml", tiny_recipe())), tmp_path / "out", progress=False)
+    build_dataset(load_recipe(write_recipe(tmp_path / "a.yaml", tiny_recipe())), tmp_path / "out", progress=False)
     recipe = tiny_recipe(description="also changed")
     recipe["classes"]["brick"]["generate"][0]["count"] = 4
     edited = load_recipe(write_recipe(tmp_path / "b.yaml", recipe))
     with pytest.raises(OutputError, match=r"its data differs in classes\.brick\.generate\[0\]\.count\)"):
-        run_build(edited, tmp_path / "out", progress=False)
-    assert run_build(edited, tmp_path / "out", overwrite=True, progress=False).action == "overwrite"
+        build_dataset(edited, tmp_path / "out", progress=False)
+    assert build_dataset(edited, tmp_path / "out", overwrite=True, progress=False).action == "overwrite"
 
 
 def _texture_folder(folder: Path) -> Path:
@@ -94,8 +94,8 @@ def test_texture_dir_is_a_location_fingerprinted_by_content(tmp_path: Path) -> N
     a = load_recipe(_texture_recipe(tmp_path / "a.yaml", here))
     b = load_recipe(_texture_recipe(tmp_path / "b.yaml", there))
     assert a.data_hash == b.data_hash
-    run_build(a, tmp_path / "a", progress=False)
-    run_build(b, tmp_path / "b", progress=False)
+    build_dataset(a, tmp_path / "a", progress=False)
+    build_dataset(b, tmp_path / "b", progress=False)
     assert _shards(tmp_path / "a") == _shards(tmp_path / "b")
     names = [s["generator_params"]["texture"] for s in _jsons(tmp_path / "a") if s["generator"] == "draem"
              and s["class"] == "brick"]
@@ -104,7 +104,7 @@ def test_texture_dir_is_a_location_fingerprinted_by_content(tmp_path: Path) -> N
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert list(manifest["locations"]) == ["classes.brick.generate[1].params.texture_dir"]
 
-    assert run_build(b, tmp_path / "a", progress=False).action == "resume"  # the folder moved: same data
+    assert build_dataset(b, tmp_path / "a", progress=False).action == "resume"  # the folder moved: same data
     cv2.imwrite(str(there / "sub" / "t9.png"), np.zeros((40, 40, 3), np.uint8))  # other textures there now
     with pytest.raises(OutputError, match=r"other classes\.brick\.generate\[1\]\.params\.texture_dir data"):
-        run_build(b, tmp_path / "a", progress=False)
+        build_dataset(b, tmp_path / "a", progress=False)

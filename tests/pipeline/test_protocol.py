@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from anomset.build.launch import open_source, run_build
+from anomset.build.launch import open_source
 from anomset.build.protocol import shown_count, shown_defect_keys
 from anomset.recipe import load_recipe
 from anomset.sources.base import SourceItem
+from anomset.workflow import build_dataset
 from tests.conftest import tiny_recipe, write_recipe
 
 
@@ -57,7 +58,7 @@ def test_shown_defects_feed_generators_and_leave_test(tmp_path: Path) -> None:
     assert len(shown) == len(by_type) == 3  # one of three per toy washer defect type
     shown_keys = {s.key for s in shown}
     assert all(i.split == "test" for i in source.items("washer") if i.key in shown_keys)
-    result = run_build(loaded, tmp_path / "out", progress=False)
+    result = build_dataset(loaded, tmp_path / "out", progress=False)
     washer_test = result.manifest["counts"]["washer"]["test"]
     assert washer_test["by_defect_type"] == {"good": 2, "hole": 2, "scratch": 2, "stain": 2}
     assert result.manifest["counts"]["brick"]["test"]["anomalies"] == 9  # brick shows none: 3 types x 3
