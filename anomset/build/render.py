@@ -1,4 +1,4 @@
-"""Turning a planned sample into pixels: load, resize, synthesise, check visibility."""
+"""Turning a planned sample into pixels: load and resize (the class pool), generate, then filter."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from anomset.context import SampleContext
 from anomset.errors import RecipeError, SynthesisError
 from anomset.masks.base import MaskStrategy, binarize
 from anomset.masks.foreground import connected_regions, estimate_foreground
+from anomset.quality.base import Candidate, QualityFilter
+from anomset.quality.visibility import Visibility
 from anomset.recipe.load import LoadedRecipe
 from anomset.recipe.schema import GenerateSpec
 from anomset.rng import sample_rng
@@ -131,6 +133,7 @@ class Renderer:
                       for name in loaded.recipe.classes}
         self.entries: dict[tuple[str, int], tuple[GenerateSpec, Synthesizer, MaskStrategy | None]] = {}
         built = loaded.components
+        self.filters: dict[tuple[str, int], list[tuple[QualityFilter, float]]] = {}
         for class_name, plan in loaded.recipe.classes.items():
             for i, entry in enumerate(plan.generate):
                 synth = built.synthesizers[(class_name, i)]
@@ -139,16 +142,24 @@ class Renderer:
                                       file=loaded.path, field=f"classes.{class_name}.generate[{i}].synthesizer",
                                       fix="use it on object classes only")
                 self.entries[(class_name, i)] = (entry, synth, built.masks.get((class_name, i)))
+                # The filter stage: today the visibility check; quality filters (ARS) join this list.
+                self.filters[(class_name, i)] = [(Visibility(), entry.min_visibility)]
 
     def set_up_class(self, class_name: str) -> None:
-        """Run ``setup`` of the class's synthesizers once: only ranks that build the class pay for it."""
+        """Set up the class's synthesizers and fit its filters, once: only ranks that build it pay for it."""
         if class_name in self._set_up:
             return
         pool = self.pools[class_name]
-        for (name, _), (_, synth, _) in sorted(self.entries.items()):
+        for (name, index), (_, synth, _) in sorted(self.entries.items()):
             if name == class_name:
                 synth.setup(pool, self.device)
+                for quality_filter, _ in self.filters[(name, index)]:
+                    quality_filter.fit(pool)
         self._set_up.add(class_name)
+
+    def passes_filters(self, entry: tuple[str, int], candidate: Candidate) -> bool:
+        """Whether every filter of the entry scores the candidate at or above its threshold."""
+        return all(quality_filter.score(candidate) >= threshold for quality_filter, threshold in self.filters[entry])
 
     def render(self, spec: SampleSpec) -> Sample:
         seed, rng = sample_rng(self.loaded.data_hash, spec.key)
@@ -184,7 +195,8 @@ class Renderer:
                 if not mask.any():
                     continue
             result = synth.apply(item.image, mask, context, rng)
-            if as_normal or _visibility(item.image, result.image, result.mask) >= entry.min_visibility:
+            candidate = Candidate(spec.class_name, item.image, result.image, result.mask)
+            if as_normal or self.passes_filters((spec.class_name, spec.entry_index), candidate):
                 out_mask = np.zeros(self.size, np.uint8) if as_normal else binarize(result.mask)
                 area, bbox = mask_stats(out_mask)
                 meta = SampleMeta(defect_type=GOOD if as_normal else (entry.defect_type or entry.synthesizer),
@@ -197,11 +209,3 @@ class Renderer:
             f"{entry.max_redraws + 1} tries on {spec.source_key}", file=self.loaded.path,
             field=f"classes.{spec.class_name}.generate[{spec.entry_index}]",
             fix="widen the params (opacity, area) or lower min_visibility")
-
-
-def _visibility(before: np.ndarray, after: np.ndarray, mask: np.ndarray) -> float:
-    """Mean absolute change inside the mask, on the 0–255 scale (0 for an empty mask)."""
-    inside = mask > 0
-    if not inside.any():
-        return 0.0
-    return float(np.abs(after[inside].astype(np.int16) - before[inside].astype(np.int16)).mean())

@@ -44,3 +44,29 @@ def test_setup_runs_once_per_class_and_only_for_classes_rendered(tmp_path: Path,
     for spec in bricks:
         prepared.renderer.render(spec)
     assert sorted(calls) == [("cutpaste", "brick", "cpu"), ("draem", "brick", "cpu")]
+
+
+def test_a_quality_filter_in_the_filter_stage_makes_the_renderer_redraw(tmp_path: Path) -> None:
+    from anomset.build.plan import SYNTHETIC
+    from anomset.quality.base import QualityFilter
+
+    class RejectsTwice(QualityFilter):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen, self.fitted = 0, None
+
+        def fit(self, pool):  # type: ignore[no-untyped-def]
+            self.fitted = pool.class_name
+            return self
+
+        def score(self, candidate) -> float:  # type: ignore[no-untyped-def]
+            self.seen += 1
+            return 1.0 if self.seen > 2 else 0.0
+
+    prepared = prepare(load_recipe(write_recipe(tmp_path / "tiny.yaml", tiny_recipe())))
+    renderer = prepared.renderer
+    spec = next(s for shard in prepared.plan for s in shard.samples if s.origin == SYNTHETIC)
+    picky = RejectsTwice()
+    renderer.filters[(spec.class_name, spec.entry_index)].append((picky, 0.5))
+    sample = renderer.render(spec)
+    assert picky.fitted == spec.class_name and picky.seen == 3 and sample.meta.redraws == 2
