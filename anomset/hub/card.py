@@ -55,8 +55,10 @@ def template_path() -> Path:
 def card_metadata(resolved: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
     """The YAML metadata anomset generates (before merging with hand edits)."""
     configs, infos = configs_and_info(manifest)
+    named = {k: resolved[k] for k in ("license_name", "license_link") if resolved.get(k)}
     return {
         "license": licenses(resolved),
+        **named,
         "pretty_name": resolved.get("pretty_name") or resolved["name"],
         "task_categories": list(TASK_CATEGORIES),
         "tags": list(TAGS),

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from anomset.configurable import StrictModel
+from anomset.recipe.licenses import check_license
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 SPLITS = ("train", "test")
-
 
 
 def _count(value: Any) -> Any:
@@ -51,6 +51,13 @@ class OutputSpec(StrictModel):
     image_size: tuple[int, int] = Field(default=(256, 256), description="[height, width] of every sample")
     shard_size: int = Field(default=256, ge=1, le=100_000, description="samples per tar shard")
     png_compression: int = Field(default=1, ge=0, le=9)
+
+    @field_validator("dir")
+    @classmethod
+    def _dir_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("empty folder name; leave output.dir out and pass --out, or name a folder")
+        return value
 
     @field_validator("image_size", mode="before")
     @classmethod
@@ -132,7 +139,10 @@ class Recipe(StrictModel):
     version: str = "1.0.0"
     pretty_name: str | None = None
     description: str = ""
-    license: str = "other"
+    license: str = Field(default="unknown", description="a Hub licence identifier, or 'other' with a name and link")
+    license_name: str | None = Field(default=None, description="with license: other, the licence's short name")
+    license_link: str | None = Field(default=None, validate_default=True,
+                                     description="with license: other, a URL or repo file (LICENSE)")
     seed: int = 0
     source: SourceSpec
     output: OutputSpec = Field(default_factory=OutputSpec)
@@ -151,6 +161,28 @@ class Recipe(StrictModel):
     def _version(cls, value: str) -> str:
         if not re.match(r"^[0-9A-Za-z][0-9A-Za-z._-]*$", value):
             raise ValueError("use a tag-safe version such as 1.0.0")
+        return value
+
+    @field_validator("license")
+    @classmethod
+    def _hub_license(cls, value: str) -> str:
+        return check_license(value)
+
+    @field_validator("license_name")
+    @classmethod
+    def _license_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[a-z0-9][a-z0-9._-]*$", value):
+            raise ValueError("use a short id of lowercase letters, digits, '.', '_' or '-' (e.g. my-company-license)")
+        return value
+
+    @field_validator("license_link")
+    @classmethod
+    def _other_license_named(cls, value: str | None, info: ValidationInfo) -> str | None:
+        license_id, name = info.data.get("license"), info.data.get("license_name")
+        if license_id == "other" and not (name and value and value.strip()):
+            raise ValueError("license 'other' needs license_name and license_link (a URL, or LICENSE in the repo)")
+        if license_id not in (None, "other") and (name is not None or value is not None):
+            raise ValueError("license_name and license_link go with license: other only; remove them")
         return value
 
     @field_validator("classes")
