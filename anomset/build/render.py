@@ -20,6 +20,7 @@ from anomset.rng import sample_rng
 from anomset.sample import GOOD, Sample, SampleMeta, mask_stats
 from anomset.sources.base import LoadedItem, Source, SourceItem
 from anomset.synth.base import Synthesizer
+from anomset.synth.color import is_grayscale
 
 # Normals that the class-level foreground estimate looks at (evenly spaced over the train split).
 FOREGROUND_SAMPLE = 16
@@ -92,6 +93,15 @@ class ClassPool:
         picked = normals[::step][:FOREGROUND_SAMPLE]
         return estimate_foreground([resize_image(self.source.load(i).image, self.size) for i in picked])
 
+    @functools.cached_property
+    def grayscale(self) -> bool:
+        """Whether the class is grey (R = G = B), judged once from up to ``FOREGROUND_SAMPLE`` normals
+        spread over the class; synthesizers then keep its anomalies grey too."""
+        normals = self.normals
+        step = max(1, len(normals) // FOREGROUND_SAMPLE)
+        picked = normals[::step][:FOREGROUND_SAMPLE]
+        return bool(picked) and all(is_grayscale(self.source.load(i).image) for i in picked)
+
     def other_normal(self, rng: np.random.Generator) -> np.ndarray:
         return self.load(self.normals[int(rng.integers(len(self.normals)))].key).image
 
@@ -148,7 +158,7 @@ class Renderer:
         entry, synth, strategy = self.entries[(spec.class_name, spec.entry_index)]
         restrict = entry.mask.foreground if entry.mask is not None else True
         foreground = item.foreground if restrict and item.foreground is not None else np.full(self.size, 255, np.uint8)
-        context = SampleContext(spec.class_name, foreground, item.regions, pool, pool.is_texture)
+        context = SampleContext(spec.class_name, foreground, item.regions, pool, pool.is_texture, pool.grayscale)
         as_normal = entry.label == "normal"
         for attempt in range(entry.max_redraws + 1):
             mask, mask_name, mask_params = None, "", {}
