@@ -36,13 +36,17 @@ class ImagePool:
 
 @dataclass
 class SampleContext:
-    """Per-sample side information. ``foreground`` is uint8 {0,255}; all 255 for textures."""
+    """Per-sample side information. ``foreground`` is uint8 {0,255}; all 255 for textures.
+
+    ``grayscale``: the class's normal images have R = G = B; synthesizers keep their output so.
+    """
 
     class_name: str
     foreground: np.ndarray
     regions: list[np.ndarray] = field(default_factory=list)
     pool: ClassPool | None = None
     is_texture: bool = False
+    grayscale: bool = False
 
     @classmethod
     def whole_image(cls, shape: tuple[int, int], class_name: str = "test") -> SampleContext:

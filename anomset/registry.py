@@ -64,7 +64,8 @@ class Registry(Generic[T]):
             raise UnknownNameError(self.unknown_message(name)) from None
 
     def unknown_message(self, name: str) -> str:
-        return f"unknown {self.kind} {name!r}; {did_you_mean(name, list(self._entries))}known: {', '.join(self.names())}"
+        hint = did_you_mean(name, list(self._entries))
+        return f"unknown {self.kind} {name!r}; {hint}known: {', '.join(self.names())}"
 
 
 def did_you_mean(name: object, known: list[str]) -> str:

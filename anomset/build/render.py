@@ -22,6 +22,7 @@ from anomset.rng import sample_rng
 from anomset.sample import GOOD, Sample, SampleMeta, mask_stats
 from anomset.sources.base import LoadedItem, Source, SourceItem
 from anomset.synth.base import Synthesizer
+from anomset.synth.color import is_grayscale
 
 # Normals that the class-level foreground estimate looks at (evenly spaced over the train split).
 FOREGROUND_SAMPLE = 16
@@ -107,6 +108,15 @@ class ClassPool:
                     self.cache.put((self.class_name, key), self._finish(raw))
         return self._estimate
 
+    @functools.cached_property
+    def grayscale(self) -> bool:
+        """Whether the class is grey (R = G = B), judged once from up to ``FOREGROUND_SAMPLE`` normals
+        spread over the class; synthesizers then keep its anomalies grey too."""
+        normals = self.normals
+        step = max(1, len(normals) // FOREGROUND_SAMPLE)
+        picked = normals[::step][:FOREGROUND_SAMPLE]
+        return bool(picked) and all(is_grayscale(self.load(i.key).image) for i in picked)
+
     def other_normal(self, rng: np.random.Generator) -> np.ndarray:
         return self.load(self.normals[int(rng.integers(len(self.normals)))].key).image
 
@@ -183,7 +193,7 @@ class Renderer:
         entry, synth, strategy = self.entries[(spec.class_name, spec.entry_index)]
         restrict = entry.mask.foreground if entry.mask is not None else True
         foreground = item.foreground if restrict and item.foreground is not None else np.full(self.size, 255, np.uint8)
-        context = SampleContext(spec.class_name, foreground, item.regions, pool, pool.is_texture)
+        context = SampleContext(spec.class_name, foreground, item.regions, pool, pool.is_texture, pool.grayscale)
         as_normal = entry.label == "normal"
         for attempt in range(entry.max_redraws + 1):
             mask, mask_name, mask_params = None, "", {}

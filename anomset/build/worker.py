@@ -45,6 +45,7 @@ def write_shard(shard: ShardSpec, renderer: Renderer, state: OutputState, compre
         "path": shard.relpath, "class": shard.class_name, "split": shard.split,
         "samples": len(shard.samples), "anomalies": anomalies, "bytes": size, "sha256": sha256,
         "by_generator": dict(sorted(by_generator.items())), "by_defect_type": dict(sorted(by_defect.items())),
+        "grayscale": renderer.pools[shard.class_name].grayscale,
     }
     state.mark_done(shard.relpath, record)
     return record

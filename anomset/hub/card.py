@@ -112,6 +112,7 @@ def template_context(out: Path, resolved: dict[str, Any], manifest: dict[str, An
         "source": {"type": source.get("type", ""), "fingerprint": (manifest.get("source") or {}).get("fingerprint")},
         "image_size": (resolved.get("output") or {}).get("image_size", ["?", "?"]), "seed": resolved.get("seed", 0),
         "generation": generation, "models": models, "clusters": sorted(clusters),
+        "grayscale_classes": [c for c, facts in (manifest.get("classes") or {}).items() if facts.get("grayscale")],
         "quality_filter": _compact(resolved["quality"]) if resolved.get("quality") else "",
         "count_rows": rows, "defect_rows": defects, "generator_rows": generators,
         "total_samples": manifest["total_samples"], "total_anomalies": sum(r["anomalies"] for r in rows),
