@@ -62,7 +62,10 @@ class Prepared:
 def prepare(loaded: LoadedRecipe) -> Prepared:
     """Open the source, plan every shard and instantiate every component (all checks that need no output)."""
     source, index = open_source(loaded)
-    return Prepared(source, index, make_plan(loaded, index), Renderer(loaded, source, index))
+    plan = make_plan(loaded, index)
+    renderer = Renderer(loaded, source, index)
+    renderer.probe()  # an entry that cannot produce at all stops here, before anything is written
+    return Prepared(source, index, plan, renderer)
 
 
 def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = False,
