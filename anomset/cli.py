@@ -107,6 +107,10 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
         procs = f", {result.processes} processes" if result.processes > 1 else ""
         click.echo(f"built {result.manifest['total_samples']} samples in {result.shards_total} shards{note}{procs} "
                    f"-> {result.out_dir} (rendering took {result.render_seconds:.1f} s)")
+        from anomset.build.manifest import fallback_lines
+
+        for line in fallback_lines(result.manifest):
+            click.echo(line)
     if push_after:
         from anomset.hub.push import push as push_folder
 

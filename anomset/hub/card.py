@@ -116,6 +116,7 @@ def template_context(out: Path, resolved: dict[str, Any], manifest: dict[str, An
         "quality_filter": _compact(resolved["quality"]) if resolved.get("quality") else "",
         "count_rows": rows, "defect_rows": defects, "generator_rows": generators,
         "total_samples": manifest["total_samples"], "total_anomalies": sum(r["anomalies"] for r in rows),
+        "fallbacks": {"redraws": 0, "redrawn": 0, "replaced_sources": 0, **(manifest.get("fallbacks") or {})},
         "benchmarks": results, "benchmark_tables": tables(results) if results else [],
         "benchmarks_stale": bool(results and results.dataset.data_hash != manifest.get("data_hash")),
         "quality": quality_table(results) if results else None,
