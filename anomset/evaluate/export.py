@@ -76,8 +76,8 @@ def export_mvtec(out_dir: Path | str, target: Path | str) -> ExportResult:
 def _check_target(out: Path, target: Path) -> None:
     """Refuse a target that is a file, holds the build, or is a non-empty folder another tool made."""
     resolved, build = target.resolve(), out.resolve()
-    if resolved == build or resolved in build.parents:
-        raise OutputError("the export folder would contain the build itself", file=str(target),
+    if resolved == build or resolved in build.parents or build in resolved.parents:
+        raise OutputError("the export folder and the build would overlap", file=str(target),
                           fix="choose a folder outside the build")
     if target.exists() and not target.is_dir():
         raise OutputError("not a folder", file=str(target), fix="choose a new or empty folder")

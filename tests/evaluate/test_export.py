@@ -96,7 +96,8 @@ def test_refuses_a_foreign_folder_and_replaces_its_own(built: Path, tmp_path: Pa
     assert run_export(built, empty).exit_code == 0  # an earlier export is replaced whole
     assert not stale.exists() and (empty / "samples.jsonl").is_file()
 
-    assert run_export(built, built).exit_code == 4  # never into the build
+    assert run_export(built, built).exit_code == 4  # never into the build, nor inside it
+    assert run_export(built, built / "mvtec").exit_code == 4 and not (built / "mvtec").exists()
     not_a_build = tmp_path / "nothing"
     not_a_build.mkdir()
     result = run_export(not_a_build, tmp_path / "x")
