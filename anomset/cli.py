@@ -222,6 +222,21 @@ def push(out_dir: Path, repo: str | None, tag: str | None, private: bool | None,
                 dry_run=dry_run, echo=click.echo)
 
 
+@main.command("export")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["mvtec"]), default="mvtec", show_default=True,
+              help="Folder layout to write.")
+@_friendly
+def export(out_dir: Path, target: Path, fmt: str) -> None:
+    """Write the built OUT_DIR to the folder TARGET in the MVTec AD layout, with a samples.jsonl sidecar."""
+    from anomset.evaluate.export import export_mvtec
+
+    result = export_mvtec(out_dir, target)
+    classes = len({class_name for class_name, _, _ in result.counts})
+    click.echo(f"exported {result.samples} samples of {classes} classes ({fmt} layout) -> {result.target}")
+
+
 def run() -> None:
     """Entry point for ``python -m anomset`` under accelerate/torchrun (same as ``main``)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
