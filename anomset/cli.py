@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from anomset import __version__
+from anomset.build.item_cache import DEFAULT_BUDGET_MIB
 from anomset.errors import AnomsetError, OutputError
 
 
@@ -63,16 +64,20 @@ def main() -> None:
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.option("--processes", "-j", type=click.IntRange(min=0), default=1, show_default=True,
               help="Processes on this machine (0: one per core). GPU and multi-machine builds use accelerate launch.")
+@click.option("--cache-memory", "cache_mib", type=click.IntRange(min=0), default=DEFAULT_BUDGET_MIB,
+              show_default=True, metavar="MIB",
+              help="Memory per process for decoded source images at the output size (speed only, not the data).")
 @click.option("--push", "push_after", is_flag=True, help="Push to the Hub after a successful build.")
 @click.option("--repo", help="Hub dataset repo for --push (default: the recipe's hub.repo).")
 @click.option("--tag", help="Version tag for --push (default: v + the recipe's version).")
 @_friendly
-def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool, processes: int, push_after: bool,
-          repo: str | None, tag: str | None) -> None:
+def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool, processes: int, cache_mib: int,
+          push_after: bool, repo: str | None, tag: str | None) -> None:
     """Build the dataset described by RECIPE (resumes an interrupted build of the same recipe)."""
-    from anomset.build.launch import run_build
     from anomset.build.local_launch import available_cores, run_ranks
+    from anomset.build.ranks import launched_world_size
     from anomset.recipe import load_recipe
+    from anomset.workflow import build_dataset
 
     signal.signal(signal.SIGTERM, _raise_terminated)
     loaded = load_recipe(recipe)
@@ -85,15 +90,16 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
                           fix="pass --out DIR or set output.dir in the recipe")
     processes = processes or available_cores()
     if processes > 1:
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if launched_world_size() > 1:
             raise AnomsetError("--processes cannot be combined with accelerate launch or torchrun",
                                fix="drop --processes: the launcher already starts the processes")
-        flags = [*(["--overwrite"] if overwrite else []), *(["--no-progress"] if no_progress else [])]
+        flags = [*(["--overwrite"] if overwrite else []), *(["--no-progress"] if no_progress else []),
+                 "--cache-memory", str(cache_mib)]
         code = run_ranks(["build", str(recipe), "--out", str(target), *flags], processes)
         if code:
             sys.exit(code)  # the ranks said why
     else:
-        result = run_build(loaded, target, overwrite=overwrite, progress=not no_progress)
+        result = build_dataset(loaded, target, overwrite=overwrite, progress=not no_progress, cache_mib=cache_mib)
         if result.manifest is None:
             return  # not the main process
         skipped = result.shards_total - result.shards_written
@@ -120,7 +126,7 @@ def validate(recipe: Path) -> None:
     plan = prepare(loaded).plan
     samples = sum(len(s.samples) for s in plan)
     click.echo(f"ok: {recipe} ({len(loaded.recipe.classes)} classes, {samples} samples in {len(plan)} shards, "
-               f"recipe_hash {loaded.recipe_hash[:12]})")
+               f"data_hash {loaded.data_hash[:12]})")
 
 
 @main.command("list")
@@ -196,8 +202,12 @@ def card(out_dir: Path, repo: str | None, tag: str | None) -> None:
 @_friendly
 def push(out_dir: Path, repo: str | None, tag: str | None, private: bool | None, dry_run: bool) -> None:
     """Publish the built OUT_DIR on the Hugging Face Hub as a new, immutable version."""
-    from anomset.hub.card import read_resolved
+    from anomset.build.ranks import is_main_process
+    from anomset.dataset.reader import read_resolved
     from anomset.hub.push import push as push_folder
+
+    if not is_main_process():
+        return  # under a launcher, rank 0 alone publishes
 
     hub = read_resolved(out_dir).get("hub") or {}
     repo = repo or hub.get("repo")

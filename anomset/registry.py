@@ -64,16 +64,21 @@ class Registry(Generic[T]):
             raise UnknownNameError(self.unknown_message(name)) from None
 
     def unknown_message(self, name: str) -> str:
-        close = difflib.get_close_matches(str(name), list(self._entries), n=3, cutoff=0.5)
-        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        hint = did_you_mean(name, list(self._entries))
         return f"unknown {self.kind} {name!r}; {hint}known: {', '.join(self.names())}"
+
+
+def did_you_mean(name: object, known: list[str]) -> str:
+    """``"did you mean 'a' or 'b'? "`` for the close matches of ``name`` among ``known`` ('' if none)."""
+    close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)
+    return f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
 
 SOURCES: Registry = Registry("source", ("anomset.sources",))
 MASKS: Registry = Registry("mask strategy", ("anomset.masks",))
 SYNTHESIZERS: Registry = Registry("synthesizer", ("anomset.synth",))
 # Filled by the evaluation work (reference detectors) and the quality work (ARS scorers).
 DETECTORS: Registry = Registry("detector", ())
-QUALITY_FILTERS: Registry = Registry("quality filter", ())
+QUALITY_FILTERS: Registry = Registry("quality filter", ("anomset.quality",))
 
 ALL_REGISTRIES: dict[str, Registry] = {
     "sources": SOURCES,

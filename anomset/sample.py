@@ -52,7 +52,7 @@ class SampleMeta:
     cluster: str = ""
     ars_score: float = -1.0
     redraws: int = 0
-    recipe_hash: str = ""
+    data_hash: str = ""  # the dataset's identity: unchanged by metadata (name, version, card text)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

@@ -9,17 +9,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from anomset.build.manifest import MANIFEST, build_manifest
+from anomset.build.inputs import SOURCE, input_fingerprints
+from anomset.build.item_cache import DEFAULT_BUDGET_MIB, MIB, ItemCache
+from anomset.build.manifest import build_manifest
 from anomset.build.plan import ShardSpec, make_plan
-from anomset.build.protocol import show_defects_to_generators
+from anomset.build.protocol import show_defects_to_generators, shown_defect_keys
 from anomset.build.ranks import Ranks, connect
 from anomset.build.render import Renderer
 from anomset.build.schedule import block, my_shards
-from anomset.build.state import OutputState, write_atomic, write_json_atomic
+from anomset.build.state import OutputState
 from anomset.build.worker import write_shard
+from anomset.dataset.contract import MANIFEST
+from anomset.dataset.files import write_atomic, write_json_atomic
 from anomset.errors import AnomsetError, PeerError, RecipeError
-from anomset.recipe.load import LoadedRecipe, build_component
-from anomset.registry import SOURCES
+from anomset.recipe.load import LoadedRecipe
 from anomset.sources.base import Source, SourceItem
 
 
@@ -37,16 +40,21 @@ class BuildResult:
 def open_source(loaded: LoadedRecipe) -> tuple[Source, dict[str, list[SourceItem]]]:
     """Instantiate the recipe's source and index the recipe's classes, with the defects shown to generators
     moved to the train split (see ``protocol``)."""
-    source: Source = build_component(SOURCES, loaded.recipe.source.type, loaded.recipe.source.params,
-                                     file=loaded.path, field="source.type")  # type: ignore[assignment]
+    source = loaded.components.source
     available = source.classes()
     for name in sorted(loaded.recipe.classes):
         if name not in available:
             raise RecipeError(f"the source has no class {name!r}; it has: {', '.join(available)}",
                               file=loaded.path, field=f"classes.{name}",
                               fix="remove the class or point the source at data that has it")
-    return source, {name: show_defects_to_generators(source.items(name), plan.shown_defects, loaded.recipe_hash)
-                    for name, plan in sorted(loaded.recipe.classes.items())}
+    shown = shown_defects(loaded, source)
+    return source, {name: show_defects_to_generators(source.items(name), shown[name]) for name in shown}
+
+
+def shown_defects(loaded: LoadedRecipe, source: Source) -> dict[str, list[str]]:
+    """Per recipe class, the keys of the real defects shown to generators (``protocol``'s rule)."""
+    return {name: shown_defect_keys(source.items(name), plan.shown_defects, plan.shown_selection, loaded.data_hash)
+            for name, plan in sorted(loaded.recipe.classes.items())}
 
 
 @dataclass
@@ -59,32 +67,37 @@ class Prepared:
     renderer: Renderer
 
 
-def prepare(loaded: LoadedRecipe) -> Prepared:
-    """Open the source, plan every shard and instantiate every component (all checks that need no output)."""
+def prepare(loaded: LoadedRecipe, cache_mib: int = DEFAULT_BUDGET_MIB) -> Prepared:
+    """Open the source, plan every shard and instantiate every component (all checks that need no output).
+
+    ``cache_mib`` bounds the memory this process keeps decoded source items in (speed only, never bytes).
+    """
     source, index = open_source(loaded)
-    return Prepared(source, index, make_plan(loaded, index), Renderer(loaded, source, index))
+    renderer = Renderer(loaded, source, index, ItemCache(cache_mib * MIB))
+    return Prepared(source, index, make_plan(loaded, index), renderer)
 
 
 def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = False,
-              progress: bool = True) -> BuildResult:
+              progress: bool = True, cache_mib: int = DEFAULT_BUDGET_MIB) -> BuildResult:
     """Build ``loaded`` into ``out_dir``: resumes a same-recipe build, refuses a foreign folder."""
     ranks = connect("build")
     try:
-        return _run(ranks, loaded, OutputState(out_dir), overwrite, progress)
+        return _run(ranks, loaded, OutputState(out_dir), overwrite, progress, cache_mib)
     finally:
         ranks.close()
 
 
-def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool, progress: bool) -> BuildResult:
+def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool, progress: bool,
+         cache_mib: int) -> BuildResult:
     _limit_threads()
     with state.exclusive() if ranks.is_main else contextlib.nullcontext():
-        prepared = prepare(loaded)
+        prepared = prepare(loaded, cache_mib)
         plan, renderer = prepared.plan, prepared.renderer
-        fingerprint = prepared.source.fingerprint()
-        action = state.check(loaded.recipe_hash, fingerprint, overwrite)  # every rank: read-only, same answer
+        inputs = input_fingerprints(loaded, prepared.source)
+        action = state.check(loaded.data_hash, loaded.data, inputs, overwrite)  # every rank: read-only, same answer
         ranks.barrier()  # every rank has looked at the folder before rank 0 changes it
         if ranks.is_main:
-            state.initialize(loaded.recipe_hash, fingerprint, action)
+            state.initialize(loaded.data_hash, loaded.data, inputs, action)
             write_atomic(state.out / "recipe.yaml", loaded.to_yaml().encode("utf-8"))
             state.verify_and_clean([s.relpath for s in plan])
         ranks.barrier()
@@ -108,18 +121,18 @@ def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool
         render_seconds = time.perf_counter() - started
         manifest = None
         if ranks.is_main:
-            manifest = finalize(loaded, fingerprint, plan, state)
+            manifest = finalize(loaded, inputs, shown_defects(loaded, prepared.source), plan, state)
         ranks.barrier()
     return BuildResult(state.out, action, len(plan), len(pending), ranks.world, render_seconds, manifest)
 
 
-def finalize(loaded: LoadedRecipe, fingerprint: str, plan: list[ShardSpec], state: OutputState) -> dict[str, Any]:
-    """Rank 0: merge shard records into manifest.json and write the dataset card.
+def finalize(loaded: LoadedRecipe, inputs: dict[str, str], shown: dict[str, list[str]], plan: list[ShardSpec],
+             state: OutputState) -> dict[str, Any]:
+    """Rank 0: merge shard records into manifest.json and return it (the command layer renders the card).
 
-    ``fingerprint`` is the source's, taken when the build started: the one its state records.
+    ``inputs`` are the fingerprints taken when the build started (the ones its state records);
+    ``shown`` the real defects shown to generators, per class.
     """
-    from anomset.hub.card import write_card
-
     records = []
     for shard in plan:
         record = state.read_marker(shard.relpath)
@@ -129,9 +142,10 @@ def finalize(loaded: LoadedRecipe, fingerprint: str, plan: list[ShardSpec], stat
         records.append(record)
     recipe = loaded.recipe
     manifest = build_manifest(recipe.name, recipe.version, loaded.recipe_hash,
-                              {"type": recipe.source.type, "fingerprint": fingerprint}, records)
+                              {"type": recipe.source.type, "fingerprint": inputs[SOURCE]}, records,
+                              data_hash=loaded.data_hash, locations={k: v for k, v in inputs.items() if k != SOURCE},
+                              shown_defects=shown)
     write_json_atomic(state.out / MANIFEST, manifest)
-    write_card(state.out, loaded.resolved, manifest)
     return manifest
 
 

@@ -1,17 +1,14 @@
-"""manifest.json: every shard with its size and sha256, counts, versions and the recipe hash."""
+"""manifest.json: every shard with its size and sha256, counts, versions, the data and recipe hashes,
+the input fingerprints and the real defects shown to generators."""
 
 from __future__ import annotations
 
 import importlib.metadata
-import json
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Any
 
 from anomset import __version__
-from anomset.errors import OutputError
 
-MANIFEST = "manifest.json"
 _VERSIONED = ("numpy", "torch", "opencv-python-headless", "datasets", "webdataset")
 
 
@@ -27,8 +24,15 @@ def package_versions() -> dict[str, str]:
 
 
 def build_manifest(name: str, version: str, recipe_hash: str, source: dict[str, str],
-                   records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The manifest from the shards' done-records (order-independent: records are sorted by path)."""
+                   records: list[dict[str, Any]], *, data_hash: str, locations: dict[str, str],
+                   shown_defects: dict[str, list[str]]) -> dict[str, Any]:
+    """The manifest from the shards' done-records (order-independent: records are sorted by path).
+
+    ``data_hash`` is the dataset's identity (benchmarks refer to it), ``recipe_hash`` the whole
+    recipe's; ``locations`` fingerprints the folders named by params (``texture_dir``);
+    ``shown_defects`` lists, per class, the source keys of the real defects generators were shown
+    (held out of the test split; the evaluation scores the others).
+    """
     records = sorted(records, key=lambda r: r["path"])
     counts: dict[str, dict[str, Any]] = defaultdict(dict)
     for record in records:
@@ -49,8 +53,11 @@ def build_manifest(name: str, version: str, recipe_hash: str, source: dict[str, 
     return {
         "name": name,
         "version": version,
+        "data_hash": data_hash,
         "recipe_hash": recipe_hash,
         "source": source,
+        "locations": dict(sorted(locations.items())),
+        "shown_defects": {k: sorted(v) for k, v in sorted(shown_defects.items())},
         "versions": package_versions(),
         "total_samples": sum(r["samples"] for r in records),
         "counts": {k: dict(sorted(v.items())) for k, v in sorted(counts.items())},
@@ -60,14 +67,3 @@ def build_manifest(name: str, version: str, recipe_hash: str, source: dict[str, 
                    for r in records],
     }
 
-
-def read_manifest(out_dir: Path | str) -> dict[str, Any]:
-    """Load ``manifest.json`` of a built folder, with a clear error if it is missing or broken."""
-    path = Path(out_dir) / MANIFEST
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise OutputError("no manifest.json: not a finished anomset build", file=str(path),
-                          fix="run anomset build first (a rerun resumes an interrupted build)") from None
-    except ValueError:
-        raise OutputError("manifest.json is not valid JSON", file=str(path), fix="rerun anomset build") from None

@@ -1,4 +1,4 @@
-"""The output folder's build state: ownership, recipe hash, per-shard done-markers (resume)."""
+"""The output folder's build state: ownership, data hash and inputs, per-shard done-markers (resume)."""
 
 from __future__ import annotations
 
@@ -13,33 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from anomset.build.shards import file_sha256
+from anomset.dataset.contract import OWNED, PARTIAL_SUFFIX, STATE_DIR
+from anomset.dataset.files import file_sha256, write_json_atomic
 from anomset.errors import OutputError
+from anomset.recipe.identity import changed_fields
 
-STATE_DIR = ".anomset"
 STATE_FILE = "state.json"
-PARTIAL_SUFFIX = ".partial"
-# Everything anomset writes at the top of an output folder; --overwrite removes only these.
-OWNED = ("data", "manifest.json", "recipe.yaml", "README.md", "assets", "benchmarks", STATE_DIR)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file, fsync and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + PARTIAL_SUFFIX)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # a signal or a full disk: leave the old file, not a partial one
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_atomic(path, (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 class OutputState:
@@ -71,10 +50,13 @@ class OutputState:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def owner(self) -> dict[str, Any] | None:
-        """The state of the build in this folder: its ``recipe_hash`` and ``source`` fingerprint."""
+        """The state of the build in this folder: its ``data_hash``, data spec and input fingerprints.
+
+        States written before anomset split data from metadata hold a ``recipe_hash`` instead.
+        """
         try:
             owner = json.loads((self.dir / STATE_FILE).read_text())
-            if not isinstance(owner, dict) or not isinstance(owner["recipe_hash"], str):
+            if not isinstance(owner, dict) or not isinstance(owner.get("data_hash", owner.get("recipe_hash")), str):
                 raise ValueError
             return owner
         except FileNotFoundError:
@@ -83,11 +65,12 @@ class OutputState:
             raise OutputError("build state is corrupt", file=str(self.dir / STATE_FILE),
                               fix="rebuild into a new folder or pass --overwrite") from None
 
-    def check(self, recipe_hash: str, source: str, overwrite: bool) -> str:
+    def check(self, data_hash: str, data: dict[str, Any], inputs: dict[str, str], overwrite: bool) -> str:
         """Decide, without writing, what to do: 'new', 'resume' or 'overwrite'. Raises if refused.
 
-        ``source`` is the source's fingerprint: a recipe whose data moved resumes its build, one
-        pointed at other data does not.
+        ``data`` is the recipe's data spec (its hash ``data_hash``): a recipe that differs only in
+        metadata resumes, one that differs in data is refused naming the field. ``inputs`` are the
+        fingerprints of the source and location folders: data that moved resumes, other data does not.
         """
         if self.out.exists() and not self.out.is_dir():
             raise OutputError("output path exists and is not a folder", file=str(self.out),
@@ -98,22 +81,22 @@ class OutputState:
         if owner is None:
             raise OutputError("folder is not empty and was not made by anomset; refusing to write into it",
                               file=str(self.out), fix="choose an empty or new --out folder")
-        built_from = owner.get("source", source)  # states written before anomset recorded the source
-        if owner["recipe_hash"] == recipe_hash and built_from == source:
+        built_from = _recorded_inputs(owner, inputs)
+        if owner.get("data_hash") == data_hash and built_from == inputs:
             return "resume"
         if overwrite:
             return "overwrite"
-        if owner["recipe_hash"] != recipe_hash:
-            raise OutputError(f"folder holds a build of another recipe (hash {owner['recipe_hash'][:12]}, this one "
-                              f"{recipe_hash[:12]})", file=str(self.out),
-                              fix="use a new --out, or pass --overwrite to delete that build")
-        raise OutputError(f"folder holds a build of this recipe from other source data (source {built_from}, "
-                          f"now {source})", file=str(self.out),
-                          fix="point the source at the data the build started from, use a new --out, "
+        if owner.get("data_hash") != data_hash:
+            raise OutputError(f"folder holds a build of another recipe ({_data_change(owner, data)})",
+                              file=str(self.out), fix="use a new --out, or pass --overwrite to delete that build")
+        field = next(k for k in sorted({*built_from, *inputs}) if built_from.get(k) != inputs.get(k))
+        raise OutputError(f"folder holds a build of this recipe from other {field} data ({built_from.get(field)}, "
+                          f"now {inputs.get(field)})", file=str(self.out),
+                          fix="point it at the data the build started from, use a new --out, "
                               "or pass --overwrite to delete that build")
 
-    def initialize(self, recipe_hash: str, source: str, action: str) -> None:
-        """Claim the folder for this recipe and source (after ``check``); on 'overwrite' remove the old build."""
+    def initialize(self, data_hash: str, data: dict[str, Any], inputs: dict[str, str], action: str) -> None:
+        """Claim the folder for this data and its inputs (after ``check``); on 'overwrite' remove the old build."""
         if action == "overwrite":
             for name in OWNED:
                 target = self.out / name
@@ -123,7 +106,9 @@ class OutputState:
                     target.unlink()
         if action in ("new", "overwrite"):
             self.out.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(self.dir / STATE_FILE, {"recipe_hash": recipe_hash, "source": source})
+            record = {"data_hash": data_hash, "data": data, "source": inputs.get("source", ""),
+                      "locations": {k: v for k, v in inputs.items() if k != "source"}}
+            write_json_atomic(self.dir / STATE_FILE, record)
 
     # -- shards ----------------------------------------------------------------------------
     def marker_path(self, relpath: str) -> Path:
@@ -161,3 +146,21 @@ class OutputState:
         for partial in self.out.rglob("*" + PARTIAL_SUFFIX):
             partial.unlink()
         return done
+
+
+def _recorded_inputs(owner: dict[str, Any], inputs: dict[str, str]) -> dict[str, str]:
+    """The input fingerprints a state recorded; states from before they were recorded match any."""
+    if "source" not in owner:
+        return inputs
+    return {"source": owner["source"], **owner.get("locations", {})}
+
+
+def _data_change(owner: dict[str, Any], data: dict[str, Any]) -> str:
+    """What differs, for the refusal message: the changed data fields, or the old hash."""
+    if "data_hash" not in owner:
+        return f"made before anomset split data from metadata, recipe hash {owner['recipe_hash'][:12]}"
+    if not isinstance(owner.get("data"), dict):
+        return f"data hash {owner['data_hash'][:12]}"
+    changed = changed_fields(owner["data"], data)
+    shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    return f"its data differs in {shown}" if changed else f"data hash {owner['data_hash'][:12]}"

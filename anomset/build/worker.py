@@ -10,7 +10,8 @@ from typing import Any
 from anomset.build.plan import ShardSpec
 from anomset.build.render import Renderer
 from anomset.build.shards import encode_sample, write_tar
-from anomset.build.state import PARTIAL_SUFFIX, OutputState
+from anomset.build.state import OutputState
+from anomset.dataset.contract import PARTIAL_SUFFIX
 from anomset.sample import generator_label
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from anomset.configurable import StrictModel
+from anomset.recipe.licenses import check_license
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 SPLITS = ("train", "test")
-
 
 
 def _count(value: Any) -> Any:
@@ -21,6 +21,20 @@ def _count(value: Any) -> Any:
 
 
 Count = Annotated[int | Literal["all"], BeforeValidator(_count)]
+
+
+def _share(value: Any) -> Any:
+    """A share in [0, 1]: a number, or a fraction written ``a/b`` (``1/3`` is exactly a third)."""
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*/\s*\d+\s*", value):
+        top, bottom = (int(part) for part in value.split("/"))
+        if bottom > 0 and top <= bottom:
+            return f"{top}/{bottom}"
+    elif isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0:
+        return float(value)
+    raise ValueError(f"expected a share between 0 and 1, as a number or a fraction such as 1/3 (got {value!r})")
+
+
+Share = Annotated[float | str, BeforeValidator(_share)]
 
 
 class SourceSpec(StrictModel):
@@ -37,6 +51,13 @@ class OutputSpec(StrictModel):
     image_size: tuple[int, int] = Field(default=(256, 256), description="[height, width] of every sample")
     shard_size: int = Field(default=256, ge=1, le=100_000, description="samples per tar shard")
     png_compression: int = Field(default=1, ge=0, le=9)
+
+    @field_validator("dir")
+    @classmethod
+    def _dir_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("empty folder name; leave output.dir out and pass --out, or name a folder")
+        return value
 
     @field_validator("image_size", mode="before")
     @classmethod
@@ -94,10 +115,13 @@ class ClassPlan(StrictModel):
 
     normals: SplitCounts = Field(default_factory=lambda: SplitCounts(train="all", test="all"))
     real_defects: SplitCounts = Field(default_factory=lambda: SplitCounts(train=0, test="all"))
-    shown_defects: float = Field(
-        default=0.0, ge=0.0, le=1.0,
-        description="share of each real test-defect type that generators may learn from (GAA uses 1/3); "
-                    "those are held out of the output test split")
+    shown_defects: Share = Field(
+        default=0.0,
+        description="share of each real test-defect type that generators may learn from (the few-shot "
+                    "papers use 1/3: floor(share x n) of n); those are held out of the output test split")
+    shown_selection: Literal["first", "random"] = Field(
+        default="first", description="first: the first of each type in sorted file order (the papers' split); "
+                                     "random: a draw seeded by the data hash")
     generate: list[GenerateSpec] = Field(default_factory=list)
 
 
@@ -115,7 +139,10 @@ class Recipe(StrictModel):
     version: str = "1.0.0"
     pretty_name: str | None = None
     description: str = ""
-    license: str = "other"
+    license: str = Field(default="unknown", description="a Hub licence identifier, or 'other' with a name and link")
+    license_name: str | None = Field(default=None, description="with license: other, the licence's short name")
+    license_link: str | None = Field(default=None, validate_default=True,
+                                     description="with license: other, a URL or repo file (LICENSE)")
     seed: int = 0
     source: SourceSpec
     output: OutputSpec = Field(default_factory=OutputSpec)
@@ -134,6 +161,28 @@ class Recipe(StrictModel):
     def _version(cls, value: str) -> str:
         if not re.match(r"^[0-9A-Za-z][0-9A-Za-z._-]*$", value):
             raise ValueError("use a tag-safe version such as 1.0.0")
+        return value
+
+    @field_validator("license")
+    @classmethod
+    def _hub_license(cls, value: str) -> str:
+        return check_license(value)
+
+    @field_validator("license_name")
+    @classmethod
+    def _license_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[a-z0-9][a-z0-9._-]*$", value):
+            raise ValueError("use a short id of lowercase letters, digits, '.', '_' or '-' (e.g. my-company-license)")
+        return value
+
+    @field_validator("license_link")
+    @classmethod
+    def _other_license_named(cls, value: str | None, info: ValidationInfo) -> str | None:
+        license_id, name = info.data.get("license"), info.data.get("license_name")
+        if license_id == "other" and not (name and value and value.strip()):
+            raise ValueError("license 'other' needs license_name and license_link (a URL, or LICENSE in the repo)")
+        if license_id not in (None, "other") and (name is not None or value is not None):
+            raise ValueError("license_name and license_link go with license: other only; remove them")
         return value
 
     @field_validator("classes")

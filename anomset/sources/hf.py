@@ -12,10 +12,11 @@ import hashlib
 from typing import Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from anomset.configurable import StrictModel
 from anomset.errors import SourceError
+from anomset.recipe.licenses import check_license
 from anomset.registry import SOURCES
 from anomset.sample import GOOD
 from anomset.sources.base import LoadedItem, Source, SourceItem
@@ -30,7 +31,12 @@ class HfParams(StrictModel):
     splits: list[str] = Field(default_factory=lambda: ["train", "test"])
     include_synthetic: bool = False
     textures: list[str] = Field(default_factory=list, description="classes that are textures (all foreground)")
-    license: str = Field(default="", description="the source data's license, recorded in the card")
+    license: str = Field(default="", description="the source data's license (a Hub licence id), recorded in the card")
+
+    @field_validator("license")
+    @classmethod
+    def _hub_license(cls, value: str) -> str:
+        return check_license(value) if value else value
 
 
 @SOURCES.register("hf")

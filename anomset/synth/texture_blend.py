@@ -21,10 +21,10 @@ from anomset.configurable import StrictModel
 from anomset.context import SampleContext
 from anomset.masks.base import MaskResult, uniform
 from anomset.masks.perlin import PerlinMask
+from anomset.ranges import UnitRange
 from anomset.registry import SYNTHESIZERS
 from anomset.synth.base import Synthesizer, SynthResult
 from anomset.synth.color import blend_in_box, luminance_rgb, match_fill
-from anomset.synth.params import UnitRange
 from anomset.synth.patching import mask_box
 from anomset.synth.texture_augment import augment_texture
 from anomset.synth.textures import TextureBank
@@ -47,6 +47,7 @@ class TextureBlend(Synthesizer):
     texture under the mask, blended with a weight that each method draws its own way."""
 
     Params = TextureBlendParams
+    LOCATION_PARAMS = ("texture_dir",)
     weight_name: ClassVar[str] = "beta"  # the key of the drawn weight in the sample's json
 
     def __init__(self, **params: object) -> None:

@@ -110,7 +110,7 @@ class TextureBank:
         y, x = int(rng.integers(ih - ch + 1)), int(rng.integers(iw - cw + 1))
         patch = resized_window(np.ascontiguousarray(image[y:y + ch, x:x + cw]), shape, window)
         if self.folder is not None:
-            return Texture(patch, name, FOLDER)
+            return Texture(patch, f"texture_dir:{name}", FOLDER)
         if rng.random() < 0.5:
             patch = colour_ramp(patch.astype(np.float32) / np.float32(255.0), rng)
         else:

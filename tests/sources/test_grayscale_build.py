@@ -12,9 +12,9 @@ from PIL import Image
 from source_recipes import file_recipe, write_recipe
 from source_trees import gray_folder_tree
 
-from anomset.build.launch import run_build
 from anomset.recipe.load import load_recipe
 from anomset.registry import SYNTHESIZERS
+from anomset.workflow import build_dataset
 
 
 def _images(out: Path, manifest: dict) -> dict[str, tuple[np.ndarray, dict]]:
@@ -39,7 +39,7 @@ def test_grayscale_class_builds_grey_images_only(tmp_path: Path) -> None:
                                               for name in SYNTHESIZERS.names()]
     recipe["classes"]["widget"]["generate"] = [{"synthesizer": "opaque", "count": 3}]
     out = tmp_path / "out"
-    result = run_build(load_recipe(write_recipe(tmp_path / "r.yaml", recipe)), out, progress=False)
+    result = build_dataset(load_recipe(write_recipe(tmp_path / "r.yaml", recipe)), out, progress=False)
     manifest = result.manifest
     assert manifest["classes"] == {"steel": {"grayscale": True}, "widget": {"grayscale": False}}
     samples = _images(out, manifest)

@@ -43,7 +43,7 @@ def test_folder_bank_names_images_by_their_path_inside_the_folder(tmp_path: Path
     image = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
     assert cv2.imwrite(str(tmp_path / "banded" / "banded_0001.jpg"), image)
     drawn = TextureBank(str(tmp_path)).draw((32, 32), np.random.default_rng(0), (4, 20, 8, 30))
-    assert drawn.family == FOLDER and drawn.name == "banded/banded_0001.jpg"
+    assert drawn.family == FOLDER and drawn.name == "texture_dir:banded/banded_0001.jpg"
     assert drawn.image.shape == (16, 22, 3)
 
 
