@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from anomset import __version__
+from anomset.build.item_cache import DEFAULT_BUDGET_MIB
 from anomset.errors import AnomsetError, OutputError
 
 
@@ -63,16 +64,20 @@ def main() -> None:
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.option("--processes", "-j", type=click.IntRange(min=0), default=1, show_default=True,
               help="Processes on this machine (0: one per core). GPU and multi-machine builds use accelerate launch.")
+@click.option("--cache-memory", "cache_mib", type=click.IntRange(min=0), default=DEFAULT_BUDGET_MIB,
+              show_default=True, metavar="MIB",
+              help="Memory per process for decoded source images at the output size (speed only, not the data).")
 @click.option("--push", "push_after", is_flag=True, help="Push to the Hub after a successful build.")
 @click.option("--repo", help="Hub dataset repo for --push (default: the recipe's hub.repo).")
 @click.option("--tag", help="Version tag for --push (default: v + the recipe's version).")
 @_friendly
-def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool, processes: int, push_after: bool,
-          repo: str | None, tag: str | None) -> None:
+def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool, processes: int, cache_mib: int,
+          push_after: bool, repo: str | None, tag: str | None) -> None:
     """Build the dataset described by RECIPE (resumes an interrupted build of the same recipe)."""
-    from anomset.build.launch import run_build
     from anomset.build.local_launch import available_cores, run_ranks
+    from anomset.build.ranks import launched_world_size
     from anomset.recipe import load_recipe
+    from anomset.workflow import build_dataset
 
     signal.signal(signal.SIGTERM, _raise_terminated)
     loaded = load_recipe(recipe)
@@ -85,18 +90,19 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
                           fix="pass --out DIR or set output.dir in the recipe")
     processes = processes or available_cores()
     if processes > 1:
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if launched_world_size() > 1:
             raise AnomsetError("--processes cannot be combined with accelerate launch or torchrun",
                                fix="drop --processes: the launcher already starts the processes")
-        flags = [*(["--overwrite"] if overwrite else []), *(["--no-progress"] if no_progress else [])]
+        flags = [*(["--overwrite"] if overwrite else []), *(["--no-progress"] if no_progress else []),
+                 "--cache-memory", str(cache_mib)]
         code = run_ranks(["build", str(recipe), "--out", str(target), *flags], processes)
         if code:
             sys.exit(code)  # the ranks said why
     else:
         from anomset.sources.check import describe_counts
 
-        result = run_build(loaded, target, overwrite=overwrite, progress=not no_progress,
-                           on_warning=functools.partial(click.echo, err=True))
+        result = build_dataset(loaded, target, overwrite=overwrite, progress=not no_progress, cache_mib=cache_mib,
+                               on_warning=functools.partial(click.echo, err=True))
         if result.manifest is None:
             return  # not the main process
         skipped = result.shards_total - result.shards_written
@@ -105,6 +111,10 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
         warned = f"; warnings: {describe_counts(result.warnings)}" if result.warnings else ""
         click.echo(f"built {result.manifest['total_samples']} samples in {result.shards_total} shards{note}{procs} "
                    f"-> {result.out_dir} (rendering took {result.render_seconds:.1f} s{warned})")
+        from anomset.build.manifest import fallback_lines
+
+        for line in fallback_lines(result.manifest):
+            click.echo(line)
     if push_after:
         from anomset.hub.push import push as push_folder
 
@@ -121,6 +131,7 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
 @_friendly
 def validate(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool) -> None:
     """Check RECIPE, every source file it reads and its output folder, as build would, writing nothing."""
+    from anomset.build.inputs import input_fingerprints
     from anomset.build.launch import prepare, source_files
     from anomset.build.state import OutputState
     from anomset.recipe import load_recipe
@@ -133,15 +144,15 @@ def validate(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: b
     target = out_dir or (Path(loaded.recipe.output.dir) if loaded.recipe.output.dir else None)
     where = ""
     if target is not None:
-        action = OutputState(target).check(loaded.recipe_hash, prepared.source.fingerprint(), overwrite,
-                                           source_files(prepared.source))
+        action = OutputState(target).check(loaded.data_hash, loaded.data, input_fingerprints(loaded, prepared.source),
+                                           overwrite, source_files(prepared.source))
         where = f", {target}: {action}"
     plan = prepared.plan
     samples = sum(len(s.samples) for s in plan)
     counts = prepared.report.counts()
     warned = f"; warnings: {describe_counts(counts)}" if counts else ""
     click.echo(f"ok: {recipe} ({len(loaded.recipe.classes)} classes, {samples} samples in {len(plan)} shards, "
-               f"recipe_hash {loaded.recipe_hash[:12]}{where}{warned})")
+               f"data_hash {loaded.data_hash[:12]}{where}{warned})")
 
 
 @main.command("list")
@@ -221,8 +232,12 @@ def card(out_dir: Path, repo: str | None, tag: str | None) -> None:
 @_friendly
 def push(out_dir: Path, repo: str | None, tag: str | None, private: bool | None, dry_run: bool) -> None:
     """Publish the built OUT_DIR on the Hugging Face Hub as a new, immutable version."""
-    from anomset.hub.card import read_resolved
+    from anomset.build.ranks import is_main_process
+    from anomset.dataset.reader import read_resolved
     from anomset.hub.push import push as push_folder
+
+    if not is_main_process():
+        return  # under a launcher, rank 0 alone publishes
 
     hub = read_resolved(out_dir).get("hub") or {}
     repo = repo or hub.get("repo")
@@ -231,6 +246,21 @@ def push(out_dir: Path, repo: str | None, tag: str | None, private: bool | None,
                           fix="pass --repo org/name or set hub.repo in the recipe")
     push_folder(out_dir, repo, tag=tag, private=bool(hub.get("private")) if private is None else private,
                 dry_run=dry_run, echo=click.echo)
+
+
+@main.command("export")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["mvtec"]), default="mvtec", show_default=True,
+              help="Folder layout to write.")
+@_friendly
+def export(out_dir: Path, target: Path, fmt: str) -> None:
+    """Write the built OUT_DIR to the folder TARGET in the MVTec AD layout, with a samples.jsonl sidecar."""
+    from anomset.evaluate.export import export_mvtec
+
+    result = export_mvtec(out_dir, target)
+    classes = len({class_name for class_name, _, _ in result.counts})
+    click.echo(f"exported {result.samples} samples of {classes} classes ({fmt} layout) -> {result.target}")
 
 
 def run() -> None:

@@ -34,6 +34,9 @@ class Configurable:
     """
 
     registry_name: ClassVar[str] = ""
+    # Params that name a place on disk (a source's root, a texture folder): where, not what. They
+    # stay out of the data hash; the build fingerprints what they hold instead.
+    LOCATION_PARAMS: ClassVar[tuple[str, ...]] = ()
 
     class Params(StrictModel):
         pass

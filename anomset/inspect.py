@@ -7,12 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anomset.build.manifest import read_manifest
-from anomset.build.shards import IMAGE_MEMBER, JSON_MEMBER, LABEL_MEMBER, MASK_MEMBER, file_sha256
-from anomset.build.state import PARTIAL_SUFFIX
+from anomset.dataset.contract import IMAGE_MEMBER, JSON_MEMBER, LABEL_MEMBER, MASK_MEMBER, PARTIAL_SUFFIX
+from anomset.dataset.files import file_sha256
+from anomset.dataset.reader import decode_json, iter_tar, read_manifest
 from anomset.errors import OutputError
 from anomset.sample import generator_label
-from anomset.shard_reader import decode_json, iter_tar
 
 MEMBERS = frozenset({IMAGE_MEMBER, MASK_MEMBER, LABEL_MEMBER, JSON_MEMBER})
 

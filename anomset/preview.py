@@ -15,12 +15,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from anomset.build.manifest import read_manifest
-from anomset.build.shards import IMAGE_MEMBER, JSON_MEMBER, MASK_MEMBER, encode_png
+from anomset.dataset.contract import IMAGE_MEMBER, JSON_MEMBER, MASK_MEMBER
+from anomset.dataset.files import encode_png
+from anomset.dataset.reader import decode_image, decode_json, decode_mask, iter_tar, read_manifest
 from anomset.errors import OutputError
 from anomset.grid import OUTLINE, PNG_COMPRESSION, arrange, square_rows
 from anomset.sample import GOOD, generator_label
-from anomset.shard_reader import decode_image, decode_json, decode_mask, iter_tar
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 BACKGROUND = (24, 24, 24)

@@ -76,9 +76,9 @@ def did_you_mean(name: object, known: list[str]) -> str:
 SOURCES: Registry = Registry("source", ("anomset.sources",))
 MASKS: Registry = Registry("mask strategy", ("anomset.masks",))
 SYNTHESIZERS: Registry = Registry("synthesizer", ("anomset.synth",))
-# Filled by the evaluation work (reference detectors) and the quality work (ARS scorers).
-DETECTORS: Registry = Registry("detector", ())
-QUALITY_FILTERS: Registry = Registry("quality filter", ())
+# Detector modules import torch only when a detector trains, so listing them stays fast.
+DETECTORS: Registry = Registry("detector", ("anomset.evaluate.detectors",))
+QUALITY_FILTERS: Registry = Registry("quality filter", ("anomset.quality",))
 
 ALL_REGISTRIES: dict[str, Registry] = {
     "sources": SOURCES,

@@ -1,4 +1,8 @@
-"""Seed derivation: every random draw comes from a generator seeded by (recipe hash, sample key)."""
+"""Seed derivation: every random draw comes from a generator seeded by (data hash, sample key).
+
+The data hash (``anomset.recipe.identity``) leaves metadata out, so a card edit draws the same
+samples; the recipe's ``seed`` is part of it and draws another dataset.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ def derive_seed(*parts: str | int) -> int:
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") >> 1
 
 
-def sample_rng(recipe_hash: str, key: str) -> tuple[int, np.random.Generator]:
+def sample_rng(data_hash: str, key: str) -> tuple[int, np.random.Generator]:
     """The seed and generator for one sample."""
-    seed = derive_seed(recipe_hash, key)
+    seed = derive_seed(data_hash, key)
     return seed, np.random.default_rng(seed)

@@ -14,7 +14,14 @@ ratios are taken within a round, and their medians are reported. Each round also
 ``accelerate launch`` of a script that does nothing: the launcher's own fixed cost, which no
 build can remove, printed beside the ratios so they can be read net of it.
 
+A second case builds from large images, as real sources are: a ``folder`` class of generated 1024²
+normals, 5 CutPaste pairs per normal at 256². Its floor is one decode + resize per source image plus
+one encode per pair, timed in the same run; the build's pairs/s over the floor's is the ratio
+(target >= 0.7). The same build with ``--cache-memory 0`` (every sample decodes its normal again)
+shows what keeping decoded items is worth.
+
     python benchmarks/build_throughput.py [--recipe recipes/toy.yaml] [--scale 16] [--rounds 3] [--skip-multi]
+                                          [--large-images 200] [--large-only]
 """
 
 from __future__ import annotations
@@ -40,18 +47,22 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from anomset.build.shards import IMAGE_MEMBER, MASK_MEMBER, encode_png, write_tar  # noqa: E402
-from anomset.shard_reader import decode_image, decode_mask, iter_built  # noqa: E402
+from anomset.build.render import resize_image  # noqa: E402
+from anomset.build.shards import write_tar  # noqa: E402
+from anomset.dataset.contract import IMAGE_MEMBER, MASK_MEMBER  # noqa: E402
+from anomset.dataset.files import encode_png  # noqa: E402
+from anomset.dataset.reader import decode_image, decode_mask, iter_built  # noqa: E402
+from anomset.sources.imageio import read_image  # noqa: E402
 
 LAUNCHERS = ("local", "accelerate")  # --processes 2, accelerate launch --num_processes 2
 
 
-def timed_build(recipe: Path, out: Path, launcher: str | None) -> tuple[float, float]:
+def timed_build(recipe: Path, out: Path, launcher: str | None, *flags: str) -> tuple[float, float]:
     """(whole command seconds, seconds of the parallel rendering phase as the build reports it).
 
     ``launcher`` None builds in one process; otherwise two processes started by that launcher.
     """
-    build = ["-m", "anomset", "build", str(recipe), "--out", str(out), "--no-progress"]
+    build = ["-m", "anomset", "build", str(recipe), "--out", str(out), "--no-progress", *flags]
     if launcher is None:
         command = [sys.executable, *build]
     elif launcher == "local":
@@ -103,6 +114,84 @@ def timed_encode(pairs: list[tuple[str, np.ndarray, np.ndarray]], folder: Path) 
     return time.perf_counter() - start
 
 
+LARGE_SIDE = 1024
+PAIRS_PER_NORMAL = 5
+
+
+def large_image_folder(root: Path, count: int) -> list[Path]:
+    """``count`` generated 1024² normals of one object class (photo-like: smooth shading, fine grain)."""
+    rng = np.random.default_rng(0)
+    good = root / "part" / "good"
+    good.mkdir(parents=True)
+    yy, xx = np.mgrid[:LARGE_SIDE, :LARGE_SIDE].astype(np.float32) / LARGE_SIDE
+    paths = []
+    for index in range(count):
+        shade = 90 + 60 * np.sin(6 * xx + index) * np.cos(4 * yy)
+        disk = ((xx - 0.5) ** 2 + (yy - 0.5) ** 2 < 0.12).astype(np.float32) * 70
+        channels = [cv2.GaussianBlur(shade + disk + rng.normal(0, 6, shade.shape).astype(np.float32), (0, 0), 1.2)
+                    + 12 * c for c in range(3)]
+        path = good / f"{index:04d}.png"
+        cv2.imwrite(str(path), np.clip(cv2.merge(channels), 0, 255).astype(np.uint8))
+        paths.append(path)
+    return paths
+
+
+def large_image_recipe(folder: Path, count: int) -> Path:
+    recipe = {
+        "name": "large", "seed": 0,
+        "source": {"type": "folder", "params": {"root": str(folder / "large-source"), "test_fraction": 0.0}},
+        "output": {"image_size": 256, "shard_size": 64},
+        "classes": {"part": {"normals": {"train": 0, "test": 0}, "real_defects": {"train": 0, "test": 0},
+                             "generate": [{"synthesizer": "cutpaste", "count": PAIRS_PER_NORMAL * count}]}},
+    }
+    path = folder / "large.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return path
+
+
+def timed_decode(paths: list[Path], size: tuple[int, int]) -> float:
+    """Seconds to decode every source image once and resize it to the output size."""
+    cv2.setNumThreads(1)
+    start = time.perf_counter()
+    for path in paths:
+        resize_image(read_image(path), size)
+    return time.perf_counter() - start
+
+
+def large_image_case(folder: Path, count: int, rounds: int) -> None:
+    """Builds from large images against their floor: one decode per image plus one encode per pair."""
+    paths = large_image_folder(folder / "large-source", count)
+    recipe = large_image_recipe(folder, count)
+    timed_build(recipe, folder / "large-reference", None)
+    pairs = decoded_pairs(folder / "large-reference")
+    reference = (folder / "large-reference" / "manifest.json").read_bytes()
+    floors, builds, uncached = [], [], []
+    for index in range(rounds):
+        steps = ["floor", "build", "uncached"]
+        for step in steps if index % 2 == 0 else reversed(steps):
+            if step == "floor":
+                floors.append(timed_decode(paths, (256, 256)) + timed_encode(pairs, folder))
+                continue
+            out = folder / f"large-{step}"
+            flags = ("--cache-memory", "0") if step == "uncached" else ()
+            (builds if step == "build" else uncached).append(timed_build(recipe, out, None, *flags))
+            assert (out / "manifest.json").read_bytes() == reference, f"{step}: other bytes than the reference"
+            shutil.rmtree(out)
+    n, median = len(pairs), statistics.median
+    print(f"{n} pairs at 256x256 from {count} generated {LARGE_SIDE}x{LARGE_SIDE} normals "
+          f"({PAIRS_PER_NORMAL} CutPaste pairs each); medians of {rounds} rounds")
+    print(f"  floor: 1 decode per image + 1 encode per pair {n / median(floors):8.1f} pairs/s")
+    for title, runs in (("build", builds), ("build, --cache-memory 0", uncached)):
+        whole, render = median(r[0] for r in runs), median(r[1] for r in runs)
+        print(f"  {title:<46}{n / whole:8.1f} pairs/s  (rendering phase {n / render:.1f})")
+    command = [f / b[0] for f, b in zip(floors, builds, strict=True)]
+    rendering = [f / b[1] for f, b in zip(floors, builds, strict=True)]
+    print(f"  ratio build/floor, command                    {spread(command)}   (target >= 0.7)")
+    print(f"  ratio build/floor, rendering                  {spread(rendering)}")
+    print(f"  ratio build / build without the item cache    "
+          f"{spread([u[0] / b[0] for u, b in zip(uncached, builds, strict=True)])}")
+
+
 @dataclass
 class Round:
     """One round of back-to-back measurements (seconds): the ratios are taken within a round."""
@@ -126,7 +215,19 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=16, help="multiply generation counts (default 16)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of back-to-back runs (default 3)")
     parser.add_argument("--skip-multi", action="store_true", help="skip the two-process builds")
+    parser.add_argument("--large-images", type=int, default=200,
+                        help="normals of the large-image case (default 200; 0 skips it)")
+    parser.add_argument("--large-only", action="store_true", help="run only the large-image case")
     args = parser.parse_args()
+    if args.large_images:
+        with tempfile.TemporaryDirectory() as tmp:
+            large_image_case(Path(tmp), args.large_images, args.rounds)
+    if not args.large_only:
+        toy_case(args)
+
+
+def toy_case(args: argparse.Namespace) -> None:
+    """The toy recipe: one process, two processes (both launchers), and encoding only."""
     launchers = () if args.skip_multi else LAUNCHERS
     rounds: list[Round] = []
     with tempfile.TemporaryDirectory() as tmp:

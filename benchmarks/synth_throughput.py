@@ -19,8 +19,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2
 import numpy as np
 
-from anomset.build.shards import encode_png
 from anomset.context import ImagePool, SampleContext
+from anomset.dataset.files import encode_png
 from anomset.registry import SYNTHESIZERS
 from anomset.sources.base import LoadedItem
 from anomset.sources.toy import ToySource

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,18 +53,53 @@ def wait_for_done_shards(proc: subprocess.Popen, out: Path, count: int, timeout:
 
 def reference_build(recipe: Path, folder: Path) -> Path:
     """An uninterrupted one-process build of ``recipe`` into ``folder/reference``: the bytes to match."""
-    from anomset.build.launch import run_build
     from anomset.recipe import load_recipe
+    from anomset.workflow import build_dataset
 
-    run_build(load_recipe(recipe), folder / "reference", progress=False)
+    build_dataset(load_recipe(recipe), folder / "reference", progress=False)
     return folder / "reference"
 
 
 def assert_resumes_to(recipe: Path, out: Path, reference: Path) -> None:
     """A plain rerun finishes the interrupted build in ``out``, writing only what was missing, byte for byte."""
-    from anomset.build.launch import run_build
     from anomset.recipe import load_recipe
+    from anomset.workflow import build_dataset
 
-    result = run_build(load_recipe(recipe), out, progress=False)
+    result = build_dataset(load_recipe(recipe), out, progress=False)
     assert result.action == "resume" and 0 < result.shards_written < result.shards_total
     assert tree_digest(out) == tree_digest(reference)
+
+
+def range_params(params_cls: type) -> list[tuple[str, tuple[float, float], Any]]:
+    """``(field, default, domain)`` of every (low, high) pair field of a ``Params`` model.
+
+    A pair field without a ``Domain`` (not built from ``anomset.ranges``) gets ``None``.
+    """
+    from typing import get_args, get_origin
+
+    from anomset.ranges import domain_of
+
+    found = []
+    for field, info in params_cls.model_fields.items():
+        args = get_args(info.annotation)
+        if get_origin(info.annotation) is tuple and len(args) == 2 and set(args) <= {int, float}:
+            found.append((field, info.default, domain_of(info.metadata)))
+    return found
+
+
+def assert_ranges_validated(cls: type) -> None:
+    """Every pair param of ``cls`` is a validated range: reversed and out-of-domain bounds are refused."""
+    from pydantic import ValidationError
+
+    for field, default, domain in range_params(cls.Params):
+        assert domain is not None, f"{cls.__name__}.{field} is a bare tuple, not an anomset.ranges type"
+        if default[0] < default[1]:
+            with pytest.raises(ValidationError, match="low <= high") as caught:
+                cls(**{field: (default[1], default[0])})
+            assert caught.value.errors()[0]["loc"][0] == field
+        for value in domain.outside():
+            pair = (value, default[1]) if domain.low is not None and value <= domain.low else (default[0], value)
+            with pytest.raises(ValidationError, match=r"must lie in") as caught:
+                cls(**{field: pair})
+            assert caught.value.errors()[0]["loc"][0] == field, (field, pair)
+        cls(**{field: default})

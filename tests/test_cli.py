@@ -19,7 +19,7 @@ def test_build_then_rebuild(tmp_path: Path, tiny_recipe_path: Path) -> None:
     assert first.exit_code == 0, first.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert f"built {manifest['total_samples']} samples" in first.output
-    header = f"# resolved by anomset; recipe_hash: {manifest['recipe_hash']}"
+    header = f"# resolved by anomset; data_hash: {manifest['data_hash']}; recipe_hash: {manifest['recipe_hash']}"
     assert (out / "recipe.yaml").read_text().startswith(header)
     second = runner.invoke(main, ["build", str(tiny_recipe_path), "--out", str(out), "--no-progress"])
     assert second.exit_code == 0

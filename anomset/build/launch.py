@@ -9,17 +9,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from anomset.build.manifest import MANIFEST, build_manifest
+from anomset.build.inputs import SOURCE, input_fingerprints
+from anomset.build.item_cache import DEFAULT_BUDGET_MIB, MIB, ItemCache
+from anomset.build.manifest import build_manifest
 from anomset.build.plan import ShardSpec, make_plan
-from anomset.build.protocol import show_defects_to_generators
+from anomset.build.protocol import show_defects_to_generators, shown_defect_keys
 from anomset.build.ranks import Ranks, connect
 from anomset.build.render import Renderer
 from anomset.build.schedule import block, my_shards
-from anomset.build.state import OutputState, write_atomic, write_json_atomic
+from anomset.build.state import OutputState
 from anomset.build.worker import write_shard
+from anomset.dataset.contract import MANIFEST
+from anomset.dataset.files import write_atomic, write_json_atomic
 from anomset.errors import AnomsetError, PeerError, RecipeError
-from anomset.recipe.load import LoadedRecipe, build_component
-from anomset.registry import SOURCES
+from anomset.recipe.load import LoadedRecipe
 from anomset.sources.base import Source, SourceItem
 from anomset.sources.check import CheckReport, check_source, split_findings
 from anomset.sources.layout import FileSource
@@ -39,13 +42,12 @@ class BuildResult:
 
 def open_source(loaded: LoadedRecipe, report: CheckReport | None = None,
                 progress: bool = False) -> tuple[Source, dict[str, list[SourceItem]]]:
-    """Instantiate the recipe's source, index the recipe's classes and check every file they read.
+    """The recipe's source with the recipe's classes indexed and every file they read checked.
 
     Defects left out by the check (``empty_masks: skip``) are dropped, then the defects shown to
     generators move to the train split (see ``protocol``). ``report`` receives the check's findings.
     """
-    source: Source = build_component(SOURCES, loaded.recipe.source.type, loaded.recipe.source.params,
-                                     file=loaded.path, field="source.type")  # type: ignore[assignment]
+    source = loaded.components.source
     available = source.classes()
     for name in sorted(loaded.recipe.classes):
         if name not in available:
@@ -57,9 +59,18 @@ def open_source(loaded: LoadedRecipe, report: CheckReport | None = None,
     if report is not None:
         report.findings += checked.findings
         report.skipped |= checked.skipped
-    return source, {name: show_defects_to_generators([i for i in items if i.key not in checked.skipped],
-                                                     loaded.recipe.classes[name].shown_defects, loaded.recipe_hash)
-                    for name, items in raw.items()}
+    shown = shown_defects(loaded, source, checked.skipped)
+    return source, {name: show_defects_to_generators([i for i in raw[name] if i.key not in checked.skipped],
+                                                     shown[name]) for name in shown}
+
+
+def shown_defects(loaded: LoadedRecipe, source: Source, skipped: set[str] | frozenset[str] = frozenset()
+                  ) -> dict[str, list[str]]:
+    """Per recipe class, the keys of the real defects shown to generators (``protocol``'s rule), among the
+    items the file check kept (``skipped``: left out by ``empty_masks: skip``)."""
+    return {name: shown_defect_keys([i for i in source.items(name) if i.key not in skipped], plan.shown_defects,
+                                    plan.shown_selection, loaded.data_hash)
+            for name, plan in sorted(loaded.recipe.classes.items())}
 
 
 @dataclass
@@ -71,11 +82,15 @@ class Prepared:
     plan: list[ShardSpec]
     renderer: Renderer
     report: CheckReport
+    skipped: set[str]  # defects the file check left out (``empty_masks: skip``)
 
 
-def prepare(loaded: LoadedRecipe, progress: bool = False) -> Prepared:
+def prepare(loaded: LoadedRecipe, cache_mib: int = DEFAULT_BUDGET_MIB, progress: bool = False) -> Prepared:
     """Open and check the source, plan every shard and instantiate every component (all checks that need
-    no output folder)."""
+    no output folder).
+
+    ``cache_mib`` bounds the memory this process keeps decoded source items in (speed only, never bytes).
+    """
     report = CheckReport()
     source, index = open_source(loaded, report, progress)
     plan = make_plan(loaded, index)
@@ -84,7 +99,9 @@ def prepare(loaded: LoadedRecipe, progress: bool = False) -> Prepared:
         if shard.split == "test":
             test_samples[shard.class_name] = test_samples.get(shard.class_name, 0) + len(shard.samples)
     report.findings += split_findings(loaded.path, index, test_samples)
-    return Prepared(source, index, plan, Renderer(loaded, source, index), report)
+    renderer = Renderer(loaded, source, index, ItemCache(cache_mib * MIB))
+    renderer.probe()  # an entry that cannot produce at all stops here, before anything is written
+    return Prepared(source, index, plan, renderer, report, set(report.skipped))
 
 
 def source_files(source: Source) -> dict[str, int] | None:
@@ -93,7 +110,8 @@ def source_files(source: Source) -> dict[str, int] | None:
 
 
 def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = False,
-              progress: bool = True, on_warning: Callable[[str], None] | None = None) -> BuildResult:
+              progress: bool = True, cache_mib: int = DEFAULT_BUDGET_MIB,
+              on_warning: Callable[[str], None] | None = None) -> BuildResult:
     """Build ``loaded`` into ``out_dir``: resumes a same-recipe build, refuses a foreign folder.
 
     ``on_warning`` gets each degenerate-data warning line once (on rank 0), before any shard.
@@ -102,45 +120,46 @@ def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = Fa
     existed = state.out.exists()
     ranks = connect("build", root=state.ranks_dir)
     try:
-        return _run(ranks, loaded, state, overwrite, progress, on_warning)
+        return _run(ranks, loaded, state, overwrite, progress, cache_mib, on_warning)
     finally:
         ranks.close()
         state.tidy(remove_out=not existed)
 
 
-def _prepare_ranked(ranks: Ranks, loaded: LoadedRecipe, progress: bool) -> Prepared:
+def _prepare_ranked(ranks: Ranks, loaded: LoadedRecipe, cache_mib: int, progress: bool) -> Prepared:
     """Rank 0 checks the source files first; the others wait, then find every answer in the check's cache."""
     if ranks.world == 1:
-        return prepare(loaded, progress)
+        return prepare(loaded, cache_mib, progress)
     error: AnomsetError | None = None
     prepared = None
     if ranks.is_main:
         try:
-            prepared = prepare(loaded, progress)
+            prepared = prepare(loaded, cache_mib, progress)
         except AnomsetError as exc:
             error = exc
     if not ranks.agree(error is None):
         if error is not None:
             raise error
         raise PeerError(ranks.rank)
-    return prepared or prepare(loaded)
+    return prepared or prepare(loaded, cache_mib)
 
 
 def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool, progress: bool,
-         on_warning: Callable[[str], None] | None) -> BuildResult:
+         cache_mib: int, on_warning: Callable[[str], None] | None) -> BuildResult:
     _limit_threads()
     with state.exclusive() if ranks.is_main else contextlib.nullcontext():
-        prepared = _prepare_ranked(ranks, loaded, progress)
+        prepared = _prepare_ranked(ranks, loaded, cache_mib, progress)
         plan, renderer = prepared.plan, prepared.renderer
         if ranks.is_main and on_warning is not None:
             for line in prepared.report.lines():
                 on_warning(line)
-        fingerprint = prepared.source.fingerprint()
+        inputs = input_fingerprints(loaded, prepared.source)
         files = source_files(prepared.source)
-        action = state.check(loaded.recipe_hash, fingerprint, overwrite, files)  # every rank: read-only, same answer
+        # every rank: read-only, same answer
+        action = state.check(loaded.data_hash, loaded.data, inputs, overwrite, files)
         ranks.barrier()  # every rank has looked at the folder before rank 0 changes it
         if ranks.is_main:
-            state.initialize(loaded.recipe_hash, fingerprint, action, files)
+            state.initialize(loaded.data_hash, loaded.data, inputs, action, files)
             write_atomic(state.out / "recipe.yaml", loaded.to_yaml().encode("utf-8"))
             state.verify_and_clean([s.relpath for s in plan])
         ranks.barrier()
@@ -164,21 +183,21 @@ def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool
         render_seconds = time.perf_counter() - started
         manifest = None
         if ranks.is_main:
-            manifest = finalize(loaded, fingerprint, plan, state, prepared.report.counts())
+            manifest = finalize(loaded, inputs, shown_defects(loaded, prepared.source, prepared.skipped), plan,
+                                state, prepared.report.counts())
         ranks.barrier()
     return BuildResult(state.out, action, len(plan), len(pending), ranks.world, render_seconds, manifest,
                        prepared.report.counts())
 
 
-def finalize(loaded: LoadedRecipe, fingerprint: str, plan: list[ShardSpec], state: OutputState,
-             warnings: dict[str, int] | None = None) -> dict[str, Any]:
-    """Rank 0: merge shard records into manifest.json and write the dataset card.
+def finalize(loaded: LoadedRecipe, inputs: dict[str, str], shown: dict[str, list[str]], plan: list[ShardSpec],
+             state: OutputState, warnings: dict[str, int] | None = None) -> dict[str, Any]:
+    """Rank 0: merge shard records into manifest.json and return it (the command layer renders the card).
 
-    ``fingerprint`` is the source's, taken when the build started: the one its state records.
-    ``warnings`` (degenerate-data findings per kind) go into the manifest, so the card counts them.
+    ``inputs`` are the fingerprints taken when the build started (the ones its state records);
+    ``shown`` the real defects shown to generators, per class; ``warnings`` the degenerate-data
+    findings per kind (the card counts them).
     """
-    from anomset.hub.card import write_card
-
     records = []
     for shard in plan:
         record = state.read_marker(shard.relpath)
@@ -188,11 +207,12 @@ def finalize(loaded: LoadedRecipe, fingerprint: str, plan: list[ShardSpec], stat
         records.append(record)
     recipe = loaded.recipe
     manifest = build_manifest(recipe.name, recipe.version, loaded.recipe_hash,
-                              {"type": recipe.source.type, "fingerprint": fingerprint}, records)
+                              {"type": recipe.source.type, "fingerprint": inputs[SOURCE]}, records,
+                              data_hash=loaded.data_hash, locations={k: v for k, v in inputs.items() if k != SOURCE},
+                              shown_defects=shown)
     if warnings:
         manifest["warnings"] = dict(warnings)
     write_json_atomic(state.out / MANIFEST, manifest)
-    write_card(state.out, loaded.resolved, manifest)
     return manifest
 
 

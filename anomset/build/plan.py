@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from anomset.dataset.contract import shard_relpath
 from anomset.errors import RecipeError, SourceError
 from anomset.recipe.load import LoadedRecipe
 from anomset.recipe.schema import SPLITS, Count
@@ -38,7 +39,7 @@ class ShardSpec:
 
     @property
     def relpath(self) -> str:
-        return f"data/{self.class_name}/{self.split}-{self.index:06d}.tar"
+        return shard_relpath(self.class_name, self.split, self.index)
 
 
 def sample_key(class_name: str, split: str, index: int) -> str:
@@ -81,7 +82,7 @@ def _split_samples(loaded: LoadedRecipe, class_name: str, split: str,
             raise SourceError(f"no {split} normal images to synthesise from for class {class_name!r}",
                               file=loaded.path, field=f"{where}.generate[{entry_index}]",
                               fix=f"give the source {split} normals or move the entry to the other split")
-        rng = np.random.default_rng(derive_seed(loaded.recipe_hash, class_name, split, entry_index, "sources"))
+        rng = np.random.default_rng(derive_seed(loaded.data_hash, class_name, split, entry_index, "sources"))
         picks = rng.integers(len(normals), size=entry.count)
         chosen += [(SYNTHETIC, normals[int(i)], entry_index) for i in picks]
     return [SampleSpec(sample_key(class_name, split, n), class_name, split, origin, item.key, entry_index)
@@ -96,6 +97,6 @@ def _pick(loaded: LoadedRecipe, items: list[SourceItem], count: Count, field: st
     if count > len(items):
         raise RecipeError(f"asks for {count} {what} images but the source has {len(items)}",
                           file=loaded.path, field=field, fix=f"use at most {len(items)} or 'all'")
-    rng = np.random.default_rng(derive_seed(loaded.recipe_hash, field))
+    rng = np.random.default_rng(derive_seed(loaded.data_hash, field))
     keep = sorted(rng.choice(len(items), size=count, replace=False).tolist())
     return [items[i] for i in keep]

@@ -10,7 +10,8 @@ Three ways to coordinate, chosen by ``connect`` from the launcher's environment:
   more than a small build's rendering saves.
 - ``TorchRanks``: launches across machines, through accelerate's ``PartialState``.
 
-Devices are not chosen here: a GPU generator takes ``LOCAL_RANK``'s device itself.
+This module (with ``launch`` and ``local_launch``) is the only code that reads the launcher's rank
+variables; others ask ``launched_world_size`` and ``is_main_process``.
 """
 
 from __future__ import annotations
@@ -180,6 +181,16 @@ class TorchRanks(_LaunchedRanks):
             dist.destroy_process_group()
 
 
+def launched_world_size() -> int:
+    """How many processes the launcher (accelerate, torchrun, ``--processes``) started; 1 when none."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    """Whether this process is rank 0 of its launch (a plain process is)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def connect(session: str, root: Path | None = None) -> Ranks:
     """This process's view of the launch it belongs to (``SingleProcess`` when not launched).
 
@@ -187,7 +198,7 @@ def connect(session: str, root: Path | None = None) -> Ranks:
     so nothing outlives the build outside it); default: ``<tmp>/anomset-launches``.
     """
     env = os.environ
-    world = int(env.get("WORLD_SIZE", "1"))
+    world = launched_world_size()
     if world <= 1:
         return SingleProcess()
     name = f"{session}-{next(_sessions)}"

@@ -10,23 +10,11 @@ import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 
-import cv2
-import numpy as np
-
+from anomset.dataset.contract import IMAGE_MEMBER, JSON_MEMBER, LABEL_MEMBER, MASK_MEMBER
+from anomset.dataset.files import encode_png
 from anomset.sample import Sample
 
 FIXED_MTIME = 946684800  # 2000-01-01: a constant so rebuilding gives the same bytes
-IMAGE_MEMBER, MASK_MEMBER, LABEL_MEMBER, JSON_MEMBER = "image.png", "mask.png", "cls", "json"
-
-
-def encode_png(array: np.ndarray, compression: int) -> bytes:
-    """PNG bytes of an RGB (H×W×3) or gray (H×W) uint8 array."""
-    if array.ndim == 3:
-        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
-    ok, data = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, compression])
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return data.tobytes()
 
 
 def encode_sample(sample: Sample, compression: int) -> dict[str, bytes]:
@@ -75,11 +63,3 @@ def write_tar(path: Path, members: Iterable[tuple[str, dict[str, bytes]]]) -> tu
         os.fsync(raw.fileno())
     return hashing.sha256.hexdigest(), hashing.size
 
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()

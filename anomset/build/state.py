@@ -1,9 +1,9 @@
-"""The output folder's build state: ownership, recipe hash, source files, per-shard done-markers (resume).
+"""The output folder's build state: ownership, data hash and inputs, per-shard done-markers (resume).
 
-Everything lives in ``<out>/.anomset`` (never published): ``state.json`` (which recipe and source
-own the folder), ``source_files.json`` (every source file and its size, to say what changed),
-``done/`` (one marker per committed shard), and while a build runs its ``lock`` and the ``ranks``
-rendezvous folder, both removed when it ends.
+Everything lives in ``<out>/.anomset`` (never published): ``state.json`` (which data and inputs own
+the folder), ``source_files.json`` (every source file and its size, to say what changed), ``done/``
+(one marker per committed shard), and while a build runs its ``lock`` and the ``ranks`` rendezvous
+folder, both removed when it ends.
 """
 
 from __future__ import annotations
@@ -17,37 +17,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from anomset.build.shards import file_sha256
+from anomset.dataset.contract import OWNED, PARTIAL_SUFFIX, STATE_DIR
+from anomset.dataset.files import file_sha256, write_json_atomic
 from anomset.errors import OutputError
+from anomset.recipe.identity import changed_fields
 
-STATE_DIR = ".anomset"
 STATE_FILE = "state.json"
 SOURCE_FILES = "source_files.json"
 LOCK = "lock"
 RANKS_DIR = "ranks"  # rendezvous of one machine's ranks (``ranks.FileRanks``)
 LISTED = 3  # changed source files named per kind in a refusal
-PARTIAL_SUFFIX = ".partial"
-# Everything anomset writes at the top of an output folder; --overwrite removes only these.
-OWNED = ("data", "manifest.json", "recipe.yaml", "README.md", "assets", "benchmarks", STATE_DIR)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file, fsync and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + PARTIAL_SUFFIX)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # a signal or a full disk: leave the old file, not a partial one
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_atomic(path, (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 class OutputState:
@@ -107,10 +86,13 @@ class OutputState:
                 folder.rmdir()
 
     def owner(self) -> dict[str, Any] | None:
-        """The state of the build in this folder: its ``recipe_hash`` and ``source`` fingerprint."""
+        """The state of the build in this folder: its ``data_hash``, data spec and input fingerprints.
+
+        States written before anomset split data from metadata hold a ``recipe_hash`` instead.
+        """
         try:
             owner = json.loads((self.dir / STATE_FILE).read_text())
-            if not isinstance(owner, dict) or not isinstance(owner["recipe_hash"], str):
+            if not isinstance(owner, dict) or not isinstance(owner.get("data_hash", owner.get("recipe_hash")), str):
                 raise ValueError
             return owner
         except FileNotFoundError:
@@ -126,12 +108,14 @@ class OutputState:
         done = self.dir / "done"
         return sum(1 for _ in done.rglob("*.json")) if done.is_dir() else 0
 
-    def check(self, recipe_hash: str, source: str, overwrite: bool,
+    def check(self, data_hash: str, data: dict[str, Any], inputs: dict[str, str], overwrite: bool,
               files: dict[str, int] | None = None) -> str:
         """Decide, without writing, what to do: 'new', 'resume', 'restart' or 'overwrite'. Raises if refused.
 
-        ``source`` is the source's fingerprint and ``files`` its files' sizes: a recipe whose data
-        moved resumes its build, one pointed at other data does not. A build that committed no
+        ``data`` is the recipe's data spec (its hash ``data_hash``): a recipe that differs only in
+        metadata resumes, one that differs in data is refused naming the field. ``inputs`` are the
+        fingerprints of the source and location folders: data that moved resumes, other data does not
+        (``files``, the source's files and sizes, say which changed). A build that committed no
         shard pins nothing: it is restarted ('restart'), whatever recipe or data it began with.
         """
         if self.out.exists() and not self.out.is_dir():
@@ -143,8 +127,8 @@ class OutputState:
         if owner is None:
             raise OutputError("folder is not empty and was not made by anomset; refusing to write into it",
                               file=str(self.out), fix="choose an empty or new --out folder")
-        built_from = owner.get("source", source)  # states written before anomset recorded the source
-        if owner["recipe_hash"] == recipe_hash and built_from == source:
+        built_from = _recorded_inputs(owner, inputs)
+        if owner.get("data_hash") == data_hash and built_from == inputs:
             return "resume"
         committed = self.committed()
         if committed == 0:
@@ -157,15 +141,16 @@ class OutputState:
         else:
             safety = ("--overwrite deletes a finished build (its shards, manifest.json and card): use a new --out "
                       "to keep it")
-        if owner["recipe_hash"] != recipe_hash:
-            raise OutputError(f"folder holds a build of another recipe (hash {owner['recipe_hash'][:12]}, this one "
-                              f"{recipe_hash[:12]})", file=str(self.out),
-                              fix=f"use a new --out, or pass --overwrite; {safety}")
-        changes = self._changes(files)
-        what = f"changed since it started: {changes}" if changes else f"(source {built_from}, now {source})"
-        raise OutputError(f"folder holds a build of this recipe from other source data; the source files {what}",
-                          file=str(self.out),
-                          fix=f"restore those files to resume, use a new --out, or pass --overwrite; {safety}")
+        if owner.get("data_hash") != data_hash:
+            raise OutputError(f"folder holds a build of another recipe ({_data_change(owner, data)})",
+                              file=str(self.out), fix=f"use a new --out, or pass --overwrite; {safety}")
+        field = next(k for k in sorted({*built_from, *inputs}) if built_from.get(k) != inputs.get(k))
+        changes = self._changes(files) if field == "source" else ""
+        what = (f"; the source files changed since it started: {changes}" if changes
+                else f" ({built_from.get(field)}, now {inputs.get(field)})")
+        restore = "restore those files to resume" if changes else "point it at the data the build started from"
+        raise OutputError(f"folder holds a build of this recipe from other {field} data{what}", file=str(self.out),
+                          fix=f"{restore}, use a new --out, or pass --overwrite; {safety}")
 
     def source_files(self) -> dict[str, int] | None:
         """The source files (relative path -> size) the build in this folder started from, if recorded."""
@@ -176,7 +161,7 @@ class OutputState:
         return files if isinstance(files, dict) else None
 
     def _changes(self, files: dict[str, int] | None) -> str:
-        """``added a.png, b.png; removed c.png; resized d.png (+2 more)`` between the recorded and ``files``."""
+        """``added a.png; removed c.png, d.png; resized e.png (+2 more)`` between the recorded and ``files``."""
         before = self.source_files()
         if before is None or files is None:
             return ""
@@ -189,8 +174,9 @@ class OutputState:
                 parts.append(f"{kind} {', '.join(names[:LISTED])}{more}")
         return "; ".join(parts)
 
-    def initialize(self, recipe_hash: str, source: str, action: str, files: dict[str, int] | None = None) -> None:
-        """Claim the folder for this recipe and source (after ``check``); on 'overwrite' and 'restart'
+    def initialize(self, data_hash: str, data: dict[str, Any], inputs: dict[str, str], action: str,
+                   files: dict[str, int] | None = None) -> None:
+        """Claim the folder for this data and its inputs (after ``check``); on 'overwrite' and 'restart'
         remove the old build first."""
         if action in ("overwrite", "restart"):
             for name in OWNED:
@@ -205,7 +191,9 @@ class OutputState:
             self.out.mkdir(parents=True, exist_ok=True)
             if files is not None:
                 write_json_atomic(self.dir / SOURCE_FILES, files)
-            write_json_atomic(self.dir / STATE_FILE, {"recipe_hash": recipe_hash, "source": source})
+            record = {"data_hash": data_hash, "data": data, "source": inputs.get("source", ""),
+                      "locations": {k: v for k, v in inputs.items() if k != "source"}}
+            write_json_atomic(self.dir / STATE_FILE, record)
 
     def _clear_state(self) -> None:
         """Remove the old build's state, not the running build's lock and rendezvous."""
@@ -255,3 +243,21 @@ class OutputState:
         for partial in self.out.rglob("*" + PARTIAL_SUFFIX):
             partial.unlink()
         return done
+
+
+def _recorded_inputs(owner: dict[str, Any], inputs: dict[str, str]) -> dict[str, str]:
+    """The input fingerprints a state recorded; states from before they were recorded match any."""
+    if "source" not in owner:
+        return inputs
+    return {"source": owner["source"], **owner.get("locations", {})}
+
+
+def _data_change(owner: dict[str, Any], data: dict[str, Any]) -> str:
+    """What differs, for the refusal message: the changed data fields, or the old hash."""
+    if "data_hash" not in owner:
+        return f"made before anomset split data from metadata, recipe hash {owner['recipe_hash'][:12]}"
+    if not isinstance(owner.get("data"), dict):
+        return f"data hash {owner['data_hash'][:12]}"
+    changed = changed_fields(owner["data"], data)
+    shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    return f"its data differs in {shown}" if changed else f"data hash {owner['data_hash'][:12]}"

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from anomset.build.shards import IMAGE_MEMBER, JSON_MEMBER, MASK_MEMBER, encode_png
-from anomset.build.state import write_atomic
+from anomset.dataset.contract import IMAGE_MEMBER, JSON_MEMBER, MASK_MEMBER
+from anomset.dataset.files import encode_png, write_atomic
+from anomset.dataset.reader import decode_image, decode_json, decode_mask, iter_built
 from anomset.grid import PNG_COMPRESSION, arrange, overlay_tile
 from anomset.sample import generator_label
-from anomset.shard_reader import decode_image, decode_json, decode_mask, iter_built
 
 ASSETS_DIR = "assets"
 TILE = 128

@@ -13,12 +13,13 @@ from typing import Any
 
 import yaml
 
-from anomset.build.manifest import read_manifest
-from anomset.build.state import write_atomic
+from anomset.dataset.contract import CARD
+from anomset.dataset.files import write_atomic
+from anomset.dataset.reader import read_manifest, read_resolved
 from anomset.errors import OutputError
 from anomset.hub import merge
 from anomset.hub.assets import write_assets
-from anomset.hub.benchmarks import quality_table, read_results, tables
+from anomset.hub.detector_results import quality_table, read_results, tables
 from anomset.hub.metadata import (
     ALL_CONFIG,
     SOURCE_DATA,
@@ -33,7 +34,6 @@ from anomset.hub.metadata import (
 from anomset.sources.check import describe_counts
 
 TEMPLATE_NAME = "dataset_card.md.j2"
-CARD = "README.md"
 _MODEL_KEYS = re.compile(r"(^|_)(model|model_id|pretrained|checkpoint)$")
 
 
@@ -105,18 +105,21 @@ def template_context(out: Path, resolved: dict[str, Any], manifest: dict[str, An
     return {
         "pretty_name": resolved.get("pretty_name") or resolved["name"], "name": resolved["name"],
         "description": (resolved.get("description") or "").strip(), "version": manifest["version"],
-        "recipe_hash": manifest["recipe_hash"], "versions": dict(sorted(manifest.get("versions", {}).items())),
+        "recipe_hash": manifest["recipe_hash"], "data_hash": manifest.get("data_hash", ""),
+        "versions": dict(sorted(manifest.get("versions", {}).items())),
         "repo_id": repo_id or (resolved.get("hub") or {}).get("repo") or f"<org>/{resolved['name']}",
         "revision": revision, "first_class": next(iter(counts), ALL_CONFIG), "configs": [ALL_CONFIG, *counts],
         "assets": write_assets(out, manifest),
         "source": {"type": source.get("type", ""), "fingerprint": (manifest.get("source") or {}).get("fingerprint")},
         "image_size": (resolved.get("output") or {}).get("image_size", ["?", "?"]), "seed": resolved.get("seed", 0),
         "generation": generation, "models": models, "clusters": sorted(clusters),
+        "grayscale_classes": [c for c, facts in (manifest.get("classes") or {}).items() if facts.get("grayscale")],
         "quality_filter": _compact(resolved["quality"]) if resolved.get("quality") else "",
         "count_rows": rows, "defect_rows": defects, "generator_rows": generators,
         "total_samples": manifest["total_samples"], "total_anomalies": sum(r["anomalies"] for r in rows),
+        "fallbacks": {"redraws": 0, "redrawn": 0, "replaced_sources": 0, **(manifest.get("fallbacks") or {})},
         "benchmarks": results, "benchmark_tables": tables(results) if results else [],
-        "benchmarks_stale": bool(results and results.dataset.recipe_hash != manifest["recipe_hash"]),
+        "benchmarks_stale": bool(results and results.dataset.data_hash != manifest.get("data_hash")),
         "quality": quality_table(results) if results else None,
         "license_text": license_value if isinstance(license_value, str) else " + ".join(license_value),
         "source_license": source_license if source_license != resolved.get("license") else "",
@@ -170,19 +173,6 @@ def update_card(out_dir: Path | str, resolved: dict[str, Any] | None = None, man
     text, kept = render_card(out, resolved, manifest, repo_id=repo_id, revision=revision, previous=previous)
     write_atomic(path, text.encode("utf-8"))
     return path, kept
-
-
-def read_resolved(out_dir: Path | str) -> dict[str, Any]:
-    """The resolved recipe saved beside a build."""
-    path = Path(out_dir) / "recipe.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise OutputError("no recipe.yaml: not a finished anomset build", file=str(path),
-                          fix="run anomset build first") from None
-    if not isinstance(data, dict) or "name" not in data:
-        raise OutputError("recipe.yaml is not a resolved anomset recipe", file=str(path), fix="rerun anomset build")
-    return data
 
 
 def _split_previous(previous: str | None, path: Path) -> tuple[dict[str, Any] | None, str | None]:

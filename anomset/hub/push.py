@@ -12,7 +12,6 @@ places and is never printed.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -20,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from anomset.build.manifest import MANIFEST, read_manifest
-from anomset.build.shards import file_sha256
-from anomset.build.state import PARTIAL_SUFFIX
+from anomset.dataset.contract import CARD, MANIFEST, PARTIAL_SUFFIX
+from anomset.dataset.files import file_sha256
+from anomset.dataset.reader import read_manifest
 from anomset.errors import PublishError
-from anomset.hub.card import CARD, write_card
+from anomset.hub.card import write_card
 
 REPO_TYPE = "dataset"
 MAX_FILES_PER_COMMIT = 500
@@ -73,11 +72,6 @@ class PushResult:
 def redact(text: str) -> str:
     """Hide anything shaped like a Hub token (server messages may echo request headers)."""
     return _TOKEN.sub("hf_***", text)
-
-
-def current_rank() -> int:
-    """This process's rank under torchrun/accelerate (0 when not distributed)."""
-    return int(os.environ.get("RANK", "0"))
 
 
 def default_tag(manifest: dict[str, Any]) -> str:
@@ -146,9 +140,8 @@ def make_api() -> Any:
 def push(out_dir: Path | str, repo_id: str, *, tag: str | None = None, private: bool = False,
          dry_run: bool = False, api: Any = None, echo: Callable[[str], None] = print,
          sleep: Callable[[float], None] = time.sleep, max_attempts: int = 5) -> PushResult | None:
-    """Publish ``out_dir`` as ``repo_id@tag``; returns None on ranks other than 0 and for a dry run."""
-    if current_rank() != 0:
-        return None
+    """Publish ``out_dir`` as ``repo_id@tag``; returns None for a dry run. Call it from one process only
+    (the command layer asks ``build.ranks.is_main_process``)."""
     tag = tag or default_tag(read_manifest(out_dir))
     _check_ids(repo_id, tag)
     if dry_run:
@@ -271,7 +264,7 @@ class Publisher:
         try:
             self.call("create tag", lambda: self.api.create_tag(
                 self.repo, tag=self.tag, revision=revision, repo_type=REPO_TYPE,
-                tag_message=f"anomset {self.tag} (recipe {self.plan.manifest['recipe_hash'][:12]})"),
+                tag_message=f"anomset {self.tag} (data {self.plan.manifest['data_hash'][:12]})"),
                 conflict_is_final=True)
         except _Conflict:
             raise self.tag_exists() from None

@@ -17,15 +17,16 @@ from typing import Any, Literal
 
 import cv2
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from anomset.configurable import StrictModel
 from anomset.context import SampleContext
 from anomset.errors import SynthesisError
 from anomset.masks.base import MaskResult, MaskStrategy, random_point_in, uniform
+from anomset.ranges import AngleRange, Domain, RatioRange, range_type
 from anomset.registry import MASKS
 
-Range = tuple[float, float]
+ToleranceRange = range_type(Domain(0.0, 0.5))
 
 
 def area_scale(area: float, mean_area: float, alpha: float) -> float:
@@ -109,31 +110,19 @@ def blob_polygon(area: float, rng: np.random.Generator, vertices: int = 12) -> n
 
 
 class GeometricParams(StrictModel):
-    delta: Range = Field(default=(0.005, 0.02), description="polygon tolerance / perimeter (drawn)")
+    delta: ToleranceRange = Field(default=(0.005, 0.02), description="polygon tolerance / perimeter (drawn)")
     perturbation: float = Field(default=0.08, ge=0.0, le=0.5,
                                 description="max vertex shift / √(seed area), per axis")
     alpha: float = Field(default=0.5, ge=0.0, le=1.0, description="weight of √ vs ∛ in the area scale")
     closing_kernel: int = Field(default=5, ge=1, le=63, description="closing kernel side, pixels")
-    rotation: Range = Field(default=(0.0, 0.0), description="degrees, drawn")
+    rotation: AngleRange = Field(default=(0.0, 0.0), description="degrees, drawn")
     min_inside: float = Field(default=0.8, ge=0.0, le=1.0,
                               description="fraction of the mask to land on the foreground")
     placement_tries: int = Field(default=8, ge=1, le=100)
     fallback: Literal["error", "blob"] = Field(
         default="error", description="no real defect masks: 'error', or grow from random blobs")
-    fallback_area_ratio: Range = Field(default=(0.003, 0.03),
-                                       description="blob seed area / image area (fallback only)")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> GeometricParams:
-        for name in ("delta", "rotation", "fallback_area_ratio"):
-            low, high = getattr(self, name)
-            if low > high:
-                raise ValueError(f"{name}: low {low} is above high {high}")
-        if self.delta[0] < 0.0 or self.delta[1] > 0.5:
-            raise ValueError("delta must lie in [0, 0.5]")
-        if self.fallback_area_ratio[0] <= 0.0 or self.fallback_area_ratio[1] > 1.0:
-            raise ValueError("fallback_area_ratio must lie in (0, 1]")
-        return self
+    fallback_area_ratio: RatioRange = Field(default=(0.003, 0.03),
+                                            description="blob seed area / image area (fallback only)")
 
 
 @MASKS.register("geometric")

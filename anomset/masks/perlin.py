@@ -6,11 +6,12 @@ import functools
 
 import cv2
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from anomset.configurable import StrictModel
 from anomset.context import SampleContext
 from anomset.masks.base import MaskResult, MaskStrategy, uniform
+from anomset.ranges import AngleRange
 from anomset.registry import MASKS
 
 Window = tuple[int, int, int, int]
@@ -95,8 +96,15 @@ class PerlinParams(StrictModel):
     min_scale_exp: int = Field(default=0, ge=0, le=8, description="lattice cells per side: 2**exp")
     max_scale_exp: int = Field(default=6, ge=0, le=8, description="exclusive upper exponent")
     threshold: float = Field(default=0.5, ge=-1.0, le=1.0)
-    rotation: tuple[float, float] = (-90.0, 90.0)
+    rotation: AngleRange = Field(default=(-90.0, 90.0), description="degrees")
     min_area_ratio: float = Field(default=0.0005, ge=0.0, le=1.0, description="redraw below this")
+
+    @model_validator(mode="after")
+    def _scales_ordered(self) -> PerlinParams:
+        if self.min_scale_exp >= self.max_scale_exp:
+            raise ValueError(f"need min_scale_exp < max_scale_exp (the upper exponent is exclusive), got "
+                             f"{self.min_scale_exp} and {self.max_scale_exp}")
+        return self
 
 
 @MASKS.register("perlin")
@@ -108,7 +116,7 @@ class PerlinMask(MaskStrategy):
     def __call__(self, shape: tuple[int, int], context: SampleContext,
                  rng: np.random.Generator) -> MaskResult:
         p = self.params
-        high = max(p.max_scale_exp, p.min_scale_exp + 1)
+        high = p.max_scale_exp
         for _ in range(32):
             sy, sx = (2 ** int(rng.integers(p.min_scale_exp, high)) for _ in range(2))
             angle = uniform(rng, p.rotation)

@@ -19,15 +19,18 @@ from typing import Any, Literal
 
 import cv2
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from anomset.configurable import StrictModel
 from anomset.context import SampleContext
 from anomset.masks.base import MaskResult, MaskStrategy, random_point_in, uniform
 from anomset.masks.foreground import connected_regions
+from anomset.ranges import Domain, RatioRange, range_type
 from anomset.registry import MASKS
 
-Range = tuple[float, float]
+ScaleRange = range_type(Domain(0.0, 4.0, low_open=True))
+WidthRange = range_type(Domain(0.0, 0.5, low_open=True))
+PartCountRange = range_type(Domain(1, 16), int)
 Part = Literal["inner", "edge", "logical"]
 
 
@@ -104,28 +107,18 @@ def place_apart(draw: Callable[[], tuple[np.ndarray, dict[str, Any]]], wanted: i
 class RegionParams(StrictModel):
     mode: Literal["inner", "edge", "logical", "combined"] = Field(
         default="inner", description="inner/edge: structural; logical: the region itself; combined: several")
-    inner_scale: Range = Field(default=(0.2, 0.6), description="inner blob diameter / √(region area)")
-    edge_width: Range = Field(default=(0.01, 0.03), description="edge band width / shorter image side")
-    edge_coverage: Range = Field(default=(0.15, 0.5), description="fraction of the outline covered")
+    inner_scale: ScaleRange = Field(default=(0.2, 0.6), description="inner blob diameter / √(region area)")
+    edge_width: WidthRange = Field(default=(0.01, 0.03), description="edge band width / shorter image side")
+    edge_coverage: RatioRange = Field(default=(0.15, 0.5), description="fraction of the outline covered")
     dilate: int = Field(default=1, ge=0, le=64, description="logical: grow the region by this many px")
     parts: list[Part] = Field(default_factory=lambda: ["inner", "edge", "logical"], min_length=1,
                               description="combined: kinds drawn for each part")
-    count: tuple[int, int] = Field(default=(2, 3), description="combined: number of parts, inclusive")
+    count: PartCountRange = Field(default=(2, 3), description="combined: number of parts, inclusive")
     max_overlap: float = Field(default=0.1, ge=0.0, le=1.0,
                                description="combined: max |a∩b| / min(|a|,|b|) between parts")
     min_region_area: float = Field(default=0.001, ge=0.0, le=1.0,
                                    description="foreground components smaller than this are not regions")
     tries: int = Field(default=20, ge=1, le=1000, description="combined: draws per part before giving up")
-
-    @model_validator(mode="after")
-    def _ranges(self) -> RegionParams:
-        for name, top in (("inner_scale", 4.0), ("edge_width", 0.5), ("edge_coverage", 1.0)):
-            low, high = getattr(self, name)
-            if not 0.0 < low <= high <= top:
-                raise ValueError(f"{name} must satisfy 0 < low <= high <= {top} (got {low}, {high})")
-        if not 1 <= self.count[0] <= self.count[1] <= 16:
-            raise ValueError(f"count must satisfy 1 <= low <= high <= 16 (got {list(self.count)})")
-        return self
 
 
 @MASKS.register("region")

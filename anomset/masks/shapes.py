@@ -18,15 +18,14 @@ from anomset.masks.base import (
     rotated_rectangle,
     uniform,
 )
+from anomset.ranges import AngleRange, PositiveRange, RatioRange
 from anomset.registry import MASKS
-
-Range = tuple[float, float]
 
 
 class RectangleParams(StrictModel):
-    area_ratio: Range = Field(default=(0.02, 0.15), description="patch area / image area")
-    aspect_ratio: Range = Field(default=(0.3, 3.3), description="width / height, drawn log-uniformly")
-    rotation: Range = Field(default=(0.0, 0.0), description="degrees")
+    area_ratio: RatioRange = Field(default=(0.02, 0.15), description="patch area / image area")
+    aspect_ratio: PositiveRange = Field(default=(0.3, 3.3), description="width / height, drawn log-uniformly")
+    rotation: AngleRange = Field(default=(0.0, 0.0), description="degrees")
 
 
 @MASKS.register("rectangle")
@@ -50,9 +49,9 @@ class RectangleMask(MaskStrategy):
 
 
 class ScarParams(StrictModel):
-    width: Range = Field(default=(0.008, 0.0625), description="fraction of the shorter side")
-    length: Range = Field(default=(0.04, 0.1), description="fraction of the shorter side")
-    rotation: Range = Field(default=(-45.0, 45.0), description="degrees")
+    width: RatioRange = Field(default=(0.008, 0.0625), description="fraction of the shorter side")
+    length: RatioRange = Field(default=(0.04, 0.1), description="fraction of the shorter side")
+    rotation: AngleRange = Field(default=(-45.0, 45.0), description="degrees")
 
 
 @MASKS.register("scar")
@@ -74,8 +73,8 @@ class ScarMask(MaskStrategy):
 
 
 class EllipseParams(StrictModel):
-    area_ratio: Range = Field(default=(0.005, 0.05), description="ellipse area / image area")
-    aspect_ratio: Range = Field(default=(0.4, 2.5))
+    area_ratio: RatioRange = Field(default=(0.005, 0.05), description="ellipse area / image area")
+    aspect_ratio: PositiveRange = Field(default=(0.4, 2.5), description="width / height, drawn log-uniformly")
     irregularity: float = Field(default=0.0, ge=0.0, le=0.8,
                                 description="0 = ellipse; higher = blob with a wavier outline")
     harmonics: int = Field(default=4, ge=1, le=12)

@@ -1,37 +1,63 @@
-"""Read a recipe file, validate it once, resolve defaults and compute its hash."""
+"""Read a recipe file, validate it once, resolve defaults and compute its identity (``identity``)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
 
 from anomset.configurable import Configurable, format_validation_error
 from anomset.errors import RecipeError, UnknownNameError
+from anomset.recipe.identity import data_hash, data_spec, recipe_hash
 from anomset.recipe.schema import Recipe
 from anomset.registry import MASKS, SOURCES, SYNTHESIZERS, Registry
 
-# Keys that say where or how to write, not what: they do not change a single output byte.
-_HASH_EXCLUDED_OUTPUT_KEYS = ("dir",)
-_HASH_EXCLUDED_TOP_KEYS = ("hub",)  # where it is published changes no data
+if TYPE_CHECKING:
+    from anomset.masks.base import MaskStrategy
+    from anomset.sources.base import Source
+    from anomset.synth.base import Synthesizer
+
+EntryKey = tuple[str, int]  # (class name, index into its generate list)
+
+
+@dataclass(frozen=True)
+class Components:
+    """The recipe's source, synthesizers and mask strategies, built once when the recipe is loaded.
+
+    Constructors only validate and store params, so building them is cheap and side-effect free; what
+    is heavy (texture banks, models) happens in ``Synthesizer.setup`` on the rank that builds a class.
+    """
+
+    source: Source
+    synthesizers: dict[EntryKey, Synthesizer]
+    masks: dict[EntryKey, MaskStrategy]
 
 
 @dataclass(frozen=True)
 class LoadedRecipe:
-    """A validated recipe, its resolved (defaults-filled) form and the hash of that form."""
+    """A validated recipe, its resolved (defaults-filled) form and its identities.
+
+    ``data_hash`` identifies the data (it keys every random stream); ``recipe_hash`` also covers the
+    metadata that only the card shows.
+    """
 
     path: str
     recipe: Recipe
     resolved: dict[str, Any]
     recipe_hash: str
+    data_hash: str
+    components: Components = field(compare=False, repr=False)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The data-defining part of the resolved recipe (recorded by the build state to name changes)."""
+        return data_spec(self.resolved)
 
     def to_yaml(self) -> str:
-        header = f"# resolved by anomset; recipe_hash: {self.recipe_hash}\n"
+        header = f"# resolved by anomset; data_hash: {self.data_hash}; recipe_hash: {self.recipe_hash}\n"
         return header + yaml.safe_dump(self.resolved, sort_keys=False, allow_unicode=True)
 
 
@@ -64,8 +90,8 @@ def load_recipe_text(text: str, file: str = "<recipe>") -> LoadedRecipe:
     except ValidationError as exc:
         field, message = format_validation_error(exc)
         raise RecipeError(message, file=file, field=field) from None
-    resolved = _resolve(recipe, file)
-    return LoadedRecipe(file, recipe, resolved, recipe_hash(resolved))
+    resolved, components = _resolve(recipe, file)
+    return LoadedRecipe(file, recipe, resolved, recipe_hash(resolved), data_hash(resolved), components)
 
 
 def build_component(registry: Registry, name: str, params: dict[str, Any], *, file: str,
@@ -85,16 +111,18 @@ def build_component(registry: Registry, name: str, params: dict[str, Any], *, fi
         raise RecipeError(str(exc), file=file, field=field.rsplit(".", 1)[0] + ".params") from None
 
 
-def _resolve(recipe: Recipe, file: str) -> dict[str, Any]:
-    """The recipe with every default filled in, components' params included."""
+def _resolve(recipe: Recipe, file: str) -> tuple[dict[str, Any], Components]:
+    """The recipe with every default filled in (components' params included), and those components."""
     resolved = recipe.model_dump(mode="json")
     source = build_component(SOURCES, recipe.source.type, recipe.source.params, file=file, field="source.type")
     resolved["source"]["params"] = source.resolved_params()
+    components = Components(source, {}, {})  # type: ignore[arg-type]
     for class_name, plan in recipe.classes.items():
         for index, entry in enumerate(plan.generate):
             where = f"classes.{class_name}.generate[{index}]"
             synth = build_component(SYNTHESIZERS, entry.synthesizer, entry.params, file=file,
                                     field=f"{where}.synthesizer")
+            components.synthesizers[(class_name, index)] = synth  # type: ignore[assignment]
             out = resolved["classes"][class_name]["generate"][index]
             out["params"] = synth.resolved_params()
             if out["defect_type"] is None:
@@ -106,23 +134,6 @@ def _resolve(recipe: Recipe, file: str) -> dict[str, Any]:
                 mask = build_component(MASKS, entry.mask.strategy, entry.mask.params, file=file,
                                        field=f"{where}.mask.strategy")
                 out["mask"]["params"] = mask.resolved_params()
-    return resolved
+                components.masks[(class_name, index)] = mask  # type: ignore[assignment]
+    return resolved, components
 
-
-def recipe_hash(resolved: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of the resolved recipe, minus keys that change no output byte.
-
-    Those are where the output goes, where it is published and where the source's data lives:
-    the same recipe over the same data gives the same bytes on any machine (the build state's
-    source fingerprint tells data that moved from other data).
-    """
-    hashed = json.loads(json.dumps(resolved))
-    for key in _HASH_EXCLUDED_OUTPUT_KEYS:
-        hashed.get("output", {}).pop(key, None)
-    for key in _HASH_EXCLUDED_TOP_KEYS:
-        hashed.pop(key, None)
-    source = hashed["source"]
-    for key in SOURCES.get(source["type"]).LOCATION_PARAMS:
-        source["params"].pop(key, None)
-    canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -23,6 +23,20 @@ def _count(value: Any) -> Any:
 Count = Annotated[int | Literal["all"], BeforeValidator(_count)]
 
 
+def _share(value: Any) -> Any:
+    """A share in [0, 1]: a number, or a fraction written ``a/b`` (``1/3`` is exactly a third)."""
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*/\s*\d+\s*", value):
+        top, bottom = (int(part) for part in value.split("/"))
+        if bottom > 0 and top <= bottom:
+            return f"{top}/{bottom}"
+    elif isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0:
+        return float(value)
+    raise ValueError(f"expected a share between 0 and 1, as a number or a fraction such as 1/3 (got {value!r})")
+
+
+Share = Annotated[float | str, BeforeValidator(_share)]
+
+
 class SourceSpec(StrictModel):
     """Where normal images (and real defects) come from."""
 
@@ -79,7 +93,9 @@ class GenerateSpec(StrictModel):
     defect_type: str | None = Field(default=None, description="label in the json; default: synthesizer name")
     cluster: str = ""
     min_visibility: float = Field(default=2.0, ge=0, description="mean |change| inside the mask, 0-255 scale")
-    max_redraws: int = Field(default=20, ge=0, le=1000)
+    max_redraws: int = Field(default=20, ge=0, le=1000, description="tries beyond the first on one normal image")
+    fallback_sources: int = Field(default=4, ge=0, le=1000,
+                                  description="other normals of the class and split to try when one cannot host it")
 
     @field_validator("defect_type")
     @classmethod
@@ -101,10 +117,13 @@ class ClassPlan(StrictModel):
 
     normals: SplitCounts = Field(default_factory=lambda: SplitCounts(train="all", test="all"))
     real_defects: SplitCounts = Field(default_factory=lambda: SplitCounts(train=0, test="all"))
-    shown_defects: float = Field(
-        default=0.0, ge=0.0, le=1.0,
-        description="share of each real test-defect type that generators may learn from (GAA uses 1/3); "
-                    "those are held out of the output test split")
+    shown_defects: Share = Field(
+        default=0.0,
+        description="share of each real test-defect type that generators may learn from (the few-shot "
+                    "papers use 1/3: floor(share x n) of n); those are held out of the output test split")
+    shown_selection: Literal["first", "random"] = Field(
+        default="first", description="first: the first of each type in sorted file order (the papers' split); "
+                                     "random: a draw seeded by the data hash")
     generate: list[GenerateSpec] = Field(default_factory=list)
 
 

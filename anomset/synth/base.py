@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from anomset.configurable import Configurable
-from anomset.context import SampleContext
+from anomset.context import ClassPool, SampleContext
 from anomset.masks.base import MaskResult
 
 
@@ -40,6 +40,15 @@ class Synthesizer(Configurable):
     uses_mask: ClassVar[bool] = True
     # False for methods that need object components (logical): a recipe may not use them on textures.
     for_textures: ClassVar[bool] = True
+    # True for methods that paste the class's shown real defects: a build without any is refused at setup.
+    needs_shown_defects: ClassVar[bool] = False
+
+    def setup(self, pool: ClassPool, device: str = "cpu") -> None:
+        """Prepare for one class, once, on the rank that builds it: texture banks, models on ``device``.
+
+        The build calls it before the class's first synthetic sample; direct callers call it themselves
+        when a method needs it. The default needs nothing.
+        """
 
     def outside_tolerance(self) -> int:
         """Largest per-channel change (0-255) a pixel outside the returned mask may show; 0 means

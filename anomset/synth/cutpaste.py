@@ -9,10 +9,10 @@ from anomset.configurable import StrictModel
 from anomset.context import SampleContext
 from anomset.masks.base import MaskResult
 from anomset.masks.shapes import RectangleMask
+from anomset.ranges import PositiveRange, RatioRange
 from anomset.registry import SYNTHESIZERS
 from anomset.synth.base import Synthesizer, SynthResult
 from anomset.synth.color import color_jitter
-from anomset.synth.params import Range
 from anomset.synth.patching import draw_far_point, mask_box, paste_in_mask
 
 
@@ -27,8 +27,8 @@ class JitterParams(StrictModel):
 
 
 class CutPasteParams(JitterParams):
-    area_ratio: Range = Field(default=(0.02, 0.15), description="patch area / image area (own mask only)")
-    aspect_ratio: Range = Field(default=(0.3, 3.3), description="patch width / height (own mask only)")
+    area_ratio: RatioRange = Field(default=(0.02, 0.15), description="patch area / image area (own mask only)")
+    aspect_ratio: PositiveRange = Field(default=(0.3, 3.3), description="patch width / height (own mask only)")
 
 
 def paste_from_elsewhere(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator,

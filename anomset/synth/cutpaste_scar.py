@@ -12,17 +12,17 @@ from pydantic import Field
 from anomset.context import SampleContext
 from anomset.masks.base import MaskResult
 from anomset.masks.shapes import ScarMask
+from anomset.ranges import AngleRange, RatioRange
 from anomset.registry import SYNTHESIZERS
 from anomset.synth.base import Synthesizer, SynthResult
 from anomset.synth.cutpaste import JitterParams, jitter
-from anomset.synth.params import Range
 from anomset.synth.patching import draw_far_point, mask_box, paste_in_mask
 
 
 class CutPasteScarParams(JitterParams):
-    width: Range = Field(default=(0.008, 0.0625), description="scar width / shorter image side (own mask)")
-    length: Range = Field(default=(0.04, 0.1), description="scar length / shorter image side (own mask)")
-    rotation: Range = Field(default=(-45.0, 45.0), description="degrees (own mask)")
+    width: RatioRange = Field(default=(0.008, 0.0625), description="scar width / shorter image side (own mask)")
+    length: RatioRange = Field(default=(0.04, 0.1), description="scar length / shorter image side (own mask)")
+    rotation: AngleRange = Field(default=(-45.0, 45.0), description="degrees (own mask)")
 
 
 def major_axis_angle(mask: np.ndarray) -> float:

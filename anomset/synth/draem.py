@@ -6,8 +6,8 @@ import numpy as np
 from pydantic import Field
 
 from anomset.masks.base import uniform
+from anomset.ranges import UnitRange
 from anomset.registry import SYNTHESIZERS
-from anomset.synth.params import UnitRange
 from anomset.synth.texture_blend import TextureBlend, TextureBlendParams
 
 

@@ -1,5 +1,7 @@
 """Logical anomalies (MVTec LOCO / ComGEN style): a component missing, duplicated, recoloured or moved.
 
+On a grayscale class a recoloured component gets another grey level and repainted places stay grey.
+
 Components are ``context.regions`` (or, when the source gives none, the connected components of
 the foreground). The mask is every pixel whose meaning changed: the vacated place of a removed or
 moved component (grown by ``halo`` to take its anti-aliased rim), the new place of a copy, the
@@ -20,12 +22,12 @@ from anomset.context import SampleContext
 from anomset.errors import SynthesisError
 from anomset.masks.base import uniform
 from anomset.masks.foreground import connected_regions
+from anomset.ranges import UnitRange
 from anomset.registry import SYNTHESIZERS
 from anomset.synth.base import Synthesizer, SynthResult
 
 Operation = Literal["missing", "duplicated", "swapped_colour", "moved"]
 OPERATIONS: tuple[str, ...] = ("missing", "duplicated", "swapped_colour", "moved")
-Range = tuple[float, float]
 Edit = tuple[np.ndarray, np.ndarray, dict[str, Any]]  # new image, mask, params
 
 
@@ -38,11 +40,12 @@ def grow(mask: np.ndarray, pixels: int) -> np.ndarray:
 
 
 def fill_background(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray, foreground: np.ndarray,
-                    method: str, rng: np.random.Generator) -> np.ndarray:
+                    method: str, rng: np.random.Generator, grayscale: bool = False) -> np.ndarray:
     """``image`` with ``hole`` repainted from its surroundings; pixels outside the hole unchanged.
 
     ``median``: the median colour of a ring around the hole (on the object when the ring touches it,
-    never on other components), with the ring's own noise. ``inpaint``: OpenCV's Telea inpainting.
+    never on other components), with the ring's own noise (one noise value for all channels on a
+    grayscale class, so the fill stays grey). ``inpaint``: OpenCV's Telea inpainting.
     """
     out = image.copy()
     inside = hole > 0
@@ -60,7 +63,7 @@ def fill_background(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray, fore
     colour = np.median(pixels, axis=0)
     # Robust (MAD) spread: thin structures crossing the ring (traces, edges) must not pass for noise.
     spread = np.clip(1.4826 * np.median(np.abs(pixels - colour), axis=0), 0.0, 6.0)
-    noise = rng.normal(0.0, 1.0, (int(inside.sum()), 3)).astype(np.float32) * spread
+    noise = rng.normal(0.0, 1.0, (int(inside.sum()), 1 if grayscale else 3)).astype(np.float32) * spread
     out[inside] = np.clip(np.rint(colour + noise), 0, 255).astype(np.uint8)
     return out
 
@@ -96,8 +99,8 @@ class LogicalParams(StrictModel):
                                                description="how a vacated place is repainted")
     halo: int = Field(default=2, ge=0, le=32, description="px around a removed component also repainted")
     gap: int = Field(default=3, ge=0, le=64, description="min px between a placed copy and other components")
-    saturation: Range = Field(default=(0.4, 0.9), description="swapped_colour: new colour's HSV saturation")
-    value: Range = Field(default=(0.35, 0.9), description="swapped_colour: new colour's HSV value")
+    saturation: UnitRange = Field(default=(0.4, 0.9), description="swapped_colour: new colour's HSV saturation")
+    value: UnitRange = Field(default=(0.35, 0.9), description="swapped_colour: new colour's HSV value")
     min_colour_shift: float = Field(default=60.0, ge=0.0, le=441.0,
                                     description="swapped_colour: min RGB distance of the mean colour")
     placement_tries: int = Field(default=200, ge=1, le=100_000)
@@ -111,13 +114,6 @@ class LogicalParams(StrictModel):
     def _unique(cls, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
             raise ValueError("list each operation once")
-        return value
-
-    @field_validator("saturation", "value")
-    @classmethod
-    def _unit_range(cls, value: Range) -> Range:
-        if not 0.0 <= value[0] <= value[1] <= 1.0:
-            raise ValueError("need 0 <= low <= high <= 1")
         return value
 
 
@@ -186,7 +182,8 @@ class Logical(Synthesizer):
             if i != index:
                 others |= r
         hole &= ~others
-        return fill_background(image, hole, others, context.foreground, self.params.fill, rng), hole
+        filled = fill_background(image, hole, others, context.foreground, self.params.fill, rng, context.grayscale)
+        return filled, hole
 
     def _place(self, regions: list[np.ndarray], index: int, context: SampleContext,
                rng: np.random.Generator) -> tuple[np.ndarray, int, int, str] | None:
@@ -239,9 +236,13 @@ class Logical(Synthesizer):
         mean = pixels.mean(axis=0)
         best, best_distance = mean, -1.0
         for _ in range(32):
-            hsv = np.array([[[rng.uniform(0.0, 180.0), uniform(rng, p.saturation) * 255.0,
-                              uniform(rng, p.value) * 255.0]]], np.float32)
-            colour = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
+            if context.grayscale:
+                # A grey class gets another grey: only the value (brightness) is drawn.
+                colour = np.full(3, np.rint(uniform(rng, p.value) * 255.0), np.float32)
+            else:
+                hsv = np.array([[[rng.uniform(0.0, 180.0), uniform(rng, p.saturation) * 255.0,
+                                  uniform(rng, p.value) * 255.0]]], np.float32)
+                colour = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
             distance = float(np.linalg.norm(colour - mean))
             if distance > best_distance:
                 best, best_distance = colour, distance

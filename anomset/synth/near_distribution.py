@@ -14,18 +14,18 @@ from anomset.configurable import StrictModel
 from anomset.context import SampleContext
 from anomset.masks.base import MaskResult, uniform
 from anomset.masks.shapes import RectangleMask
+from anomset.ranges import PositiveRange, RatioRange
 from anomset.registry import SYNTHESIZERS
 from anomset.synth.base import Synthesizer, SynthResult
 from anomset.synth.change import change_map
-from anomset.synth.params import Range
 from anomset.synth.patching import mask_box
 
 
 class NearDistributionParams(StrictModel):
-    area_ratio: Range = Field(default=(0.02, 0.12), description="rectangle area / image area (own mask)")
-    aspect_ratio: Range = Field(default=(0.5, 2.0), description="rectangle width / height (own mask)")
-    amplitude: Range = Field(default=(0.01, 0.03), description="sine amplitude A / shorter image side")
-    wavelength: Range = Field(default=(0.04, 0.2), description="sine wavelength λ / shorter image side")
+    area_ratio: RatioRange = Field(default=(0.02, 0.12), description="rectangle area / image area (own mask)")
+    aspect_ratio: PositiveRange = Field(default=(0.5, 2.0), description="rectangle width / height (own mask)")
+    amplitude: RatioRange = Field(default=(0.01, 0.03), description="sine amplitude A / shorter image side")
+    wavelength: PositiveRange = Field(default=(0.04, 0.2), description="sine wavelength λ / shorter image side")
     direction: Literal["rows", "columns", "both", "either"] = Field(
         default="either", description="rows: each row shifts sideways; columns: each column shifts up/down")
     threshold: int = Field(default=16, ge=0, le=254, description="grey levels a pixel must change to count")

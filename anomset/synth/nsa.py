@@ -13,10 +13,10 @@ from anomset.configurable import StrictModel
 from anomset.context import SampleContext
 from anomset.masks.base import MaskResult, uniform
 from anomset.masks.shapes import RectangleMask
+from anomset.ranges import CountRange, PositiveRange, RatioRange
 from anomset.registry import SYNTHESIZERS
 from anomset.synth.base import Synthesizer, SynthResult
 from anomset.synth.change import keep_visible_change
-from anomset.synth.params import IntRange, Range
 from anomset.synth.patching import mask_box
 
 CLONE_FLAGS = {"normal": cv2.NORMAL_CLONE, "mixed": cv2.MIXED_CLONE}
@@ -25,10 +25,10 @@ _MARGIN = 2
 
 
 class NsaParams(StrictModel):
-    patches: IntRange = Field(default=(1, 3), description="number of rectangles (own mask)")
-    area_ratio: Range = Field(default=(0.01, 0.06), description="area of each rectangle / image area (own mask)")
-    aspect_ratio: Range = Field(default=(0.3, 3.3), description="rectangle width / height (own mask)")
-    scale: Range = Field(default=(0.7, 1.4), description="patch resize factor (source crop = target / scale)")
+    patches: CountRange = Field(default=(1, 3), description="number of rectangles (own mask)")
+    area_ratio: RatioRange = Field(default=(0.01, 0.06), description="area of each rectangle / image area (own mask)")
+    aspect_ratio: PositiveRange = Field(default=(0.3, 3.3), description="rectangle width / height (own mask)")
+    scale: PositiveRange = Field(default=(0.7, 1.4), description="patch resize factor (source crop = target / scale)")
     max_shift: float = Field(default=0.25, ge=0, le=1, description="source offset from the target / image side")
     mode: Literal["normal", "mixed", "either"] = Field(default="either", description="seamlessClone mode")
     change_tolerance: int = Field(default=6, ge=0, le=254, description="grey levels a pixel must change to be masked")

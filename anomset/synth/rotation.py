@@ -12,14 +12,16 @@ from pydantic import Field
 from anomset.configurable import StrictModel
 from anomset.context import SampleContext
 from anomset.masks.base import uniform
+from anomset.ranges import Domain, range_type
 from anomset.registry import SYNTHESIZERS
 from anomset.synth.base import Synthesizer, SynthResult
 from anomset.synth.change import change_map
-from anomset.synth.params import Range
+
+MagnitudeRange = range_type(Domain(0.0, 360.0))
 
 
 class RotationParams(StrictModel):
-    angle: Range = Field(default=(15.0, 180.0), description="rotation magnitude in degrees")
+    angle: MagnitudeRange = Field(default=(15.0, 180.0), description="rotation magnitude in degrees")
     both_directions: bool = Field(default=True, description="turn clockwise or counter-clockwise at random")
     change_tolerance: int = Field(default=16, ge=0, le=254, description="grey levels a pixel must change to be masked")
     cleanup: int = Field(default=5, ge=0, le=31, description="closing kernel filling pinholes in the mask (0: none)")

@@ -22,13 +22,13 @@ def _remove_datasets_cache():
 
 
 def build_tiny(folder: Path, **overrides) -> Path:
-    from anomset.build.launch import run_build
     from anomset.recipe import load_recipe
+    from anomset.workflow import build_dataset
 
     folder.mkdir(parents=True, exist_ok=True)
     recipe = write_recipe(folder / "recipe-in.yaml", tiny_recipe(**overrides))
     out = folder / "out"
-    run_build(load_recipe(recipe), out, progress=False)
+    build_dataset(load_recipe(recipe), out, progress=False)
     return out
 
 

@@ -15,8 +15,8 @@ import pytest
 from huggingface_hub import DatasetCard
 
 from anomset.errors import OutputError
-from anomset.hub.benchmarks import RESULTS_PATH, SCHEMA
 from anomset.hub.card import update_card, write_card
+from anomset.hub.detector_results import RESULTS_PATH, SCHEMA
 from anomset.hub.metadata import SOURCE_DATA, configs_and_info, licenses, metadata_problems
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,7 +142,7 @@ def test_benchmarks_rendered_from_results_json(built):
     manifest = json.loads((built / "manifest.json").read_text())
     results = {
         "schema": SCHEMA,
-        "dataset": {"repo": "org/tiny", "revision": "v1.0.0", "recipe_hash": manifest["recipe_hash"]},
+        "dataset": {"repo": "org/tiny", "revision": "v1.0.0", "data_hash": manifest["data_hash"]},
         "results": [{"detector": "unet", "protocol": "ratio_sweep", "class": "brick",
                      "setting": {"synthetic_ratio": 0.5}, "seeds": [0, 1, 2],
                      "metrics": {"image_auroc": {"mean": 0.971, "std": 0.012}}}],
@@ -156,11 +156,11 @@ def test_benchmarks_rendered_from_results_json(built):
     assert "| unet | brick | synthetic_ratio=0.5 | 3 | 0.971 ± 0.012 |" in text
     assert "`v1.0.0`" in _section(text, "benchmarks") and "![AUROC vs ratio](benchmarks/sweep.png)" in text
     assert "| brick | draem | 0.020 ± 0.001 |" in _section(text, "quality")
-    assert "another build" not in text
-    results["dataset"]["recipe_hash"] = "0" * 64
+    assert "computed on other data" not in text
+    results["dataset"]["data_hash"] = "0" * 64
     (built / RESULTS_PATH).write_text(json.dumps(results))
     write_card(built)
-    assert "another build" in (built / "README.md").read_text()
+    assert "computed on other data" in (built / "README.md").read_text()
     del results["results"][0]["seeds"]
     (built / RESULTS_PATH).write_text(json.dumps(results))
     with pytest.raises(OutputError, match="seeds"):

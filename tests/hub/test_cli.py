@@ -42,6 +42,12 @@ def test_push_cli_publishes_with_recipe_defaults(built, fake_api):
     assert len(again.output.strip().splitlines()) == 1
 
 
+def test_push_cli_on_a_rank_other_than_zero_publishes_nothing(built, fake_api, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    result = invoke("push", built)
+    assert result.exit_code == 0 and fake_api.calls == []
+
+
 def test_push_cli_dry_run_and_bad_repo(built, fake_api):
     result = invoke("push", built, "--repo", "org/other", "--tag", "v2", "--dry-run")
     assert result.exit_code == 0 and "would publish" in result.output and "org/other as v2" in result.output

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from anomset.dataset.reader import iter_decoded
 from anomset.errors import RecipeError, SourceError
 from anomset.recipe import load_recipe_text
-from anomset.shard_reader import iter_decoded
 from anomset.sources.hf import HfSource
 
 from .conftest import build_tiny

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from anomset.dataset.reader import iter_decoded
 from anomset.hub.push import push
-from anomset.shard_reader import iter_decoded
 
 from .fake_hub import FakeHfApi
 

@@ -193,13 +193,6 @@ def test_dry_run_lists_files_and_calls_nothing(built):
     assert (built / "README.md").read_bytes() == card_before
 
 
-def test_only_rank_zero_pushes(built, monkeypatch):
-    monkeypatch.setenv("RANK", "1")
-    api = FakeHfApi()
-    assert run_push(built, api)[0] is None
-    assert api.calls == []
-
-
 def test_damaged_local_shard_is_refused(built):
     shard = built / "data" / "brick" / "test-000000.tar"
     data = bytearray(shard.read_bytes())

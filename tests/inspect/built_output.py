@@ -7,14 +7,14 @@ from pathlib import Path
 
 from conftest import tiny_recipe, write_recipe
 
-from anomset.build.launch import run_build
 from anomset.recipe import load_recipe
+from anomset.workflow import build_dataset
 
 
 def build_tiny(folder: Path) -> Path:
     """Build the shared tiny toy recipe into ``folder/out``."""
     recipe = write_recipe(folder / "tiny.yaml", tiny_recipe())
-    run_build(load_recipe(recipe), folder / "out", progress=False)
+    build_dataset(load_recipe(recipe), folder / "out", progress=False)
     return folder / "out"
 
 

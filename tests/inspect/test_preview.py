@@ -10,8 +10,8 @@ import pytest
 from built_output import build_tiny
 from click.testing import CliRunner
 
-from anomset.build.manifest import read_manifest
 from anomset.cli import main
+from anomset.dataset.reader import read_manifest
 from anomset.grid import OUTLINE, overlay
 from anomset.preview import PANEL_GAP, choose, outlined_pair, share
 

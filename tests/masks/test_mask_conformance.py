@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from anomset.registry import MASKS
+from tests.helpers import assert_ranges_validated, range_params
 from tests.masks.conftest import SHAPE
 
 NAMES = MASKS.names()
@@ -59,3 +60,10 @@ def test_placed_on_the_foreground(name, object_context) -> None:
     for seed in range(5):
         mask = strategy(SHAPE, object_context, np.random.default_rng(seed)).mask
         assert np.any(mask & object_context.foreground), f"seed {seed}: mask misses the foreground"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reversed_and_out_of_domain_ranges_rejected(name) -> None:
+    cls = MASKS.get(name)
+    assert range_params(cls.Params), f"{name} has no range param to check"
+    assert_ranges_validated(cls)

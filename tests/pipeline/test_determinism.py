@@ -6,16 +6,16 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from anomset.build.launch import run_build
 from anomset.recipe import load_recipe
+from anomset.workflow import build_dataset
 from tests.conftest import tiny_recipe, write_recipe
 from tests.helpers import accelerate_launch, build_env, tree_digest
 
 
 def test_rebuild_is_byte_identical(tmp_path: Path, tiny_recipe_path: Path) -> None:
     loaded = load_recipe(tiny_recipe_path)
-    run_build(loaded, tmp_path / "a", progress=False)
-    run_build(loaded, tmp_path / "b", progress=False)
+    build_dataset(loaded, tmp_path / "a", progress=False)
+    build_dataset(loaded, tmp_path / "b", progress=False)
     a, b = tree_digest(tmp_path / "a"), tree_digest(tmp_path / "b")
     assert a == b
     assert any(k.endswith(".tar") for k in a)
@@ -24,9 +24,9 @@ def test_rebuild_is_byte_identical(tmp_path: Path, tiny_recipe_path: Path) -> No
 def test_seed_changes_bytes_and_hash(tmp_path: Path) -> None:
     first = load_recipe(write_recipe(tmp_path / "r1.yaml", tiny_recipe(seed=0)))
     second = load_recipe(write_recipe(tmp_path / "r2.yaml", tiny_recipe(seed=1)))
-    assert first.recipe_hash != second.recipe_hash
-    run_build(first, tmp_path / "a", progress=False)
-    run_build(second, tmp_path / "b", progress=False)
+    assert first.data_hash != second.data_hash
+    build_dataset(first, tmp_path / "a", progress=False)
+    build_dataset(second, tmp_path / "b", progress=False)
     tar = "data/brick/train-000001.tar"
     assert tree_digest(tmp_path / "a")[tar] != tree_digest(tmp_path / "b")[tar]
 
@@ -35,11 +35,11 @@ def test_output_dir_does_not_change_hash(tmp_path: Path) -> None:
     base = tiny_recipe()
     a = load_recipe(write_recipe(tmp_path / "a.yaml", {**base, "output": {**base["output"], "dir": "x"}}))
     b = load_recipe(write_recipe(tmp_path / "b.yaml", {**base, "output": {**base["output"], "dir": "y"}}))
-    assert a.recipe_hash == b.recipe_hash
+    assert (a.data_hash, a.recipe_hash) == (b.data_hash, b.recipe_hash)
 
 
 def test_tar_members_are_sorted_with_fixed_metadata(tmp_path: Path, tiny_recipe_path: Path) -> None:
-    run_build(load_recipe(tiny_recipe_path), tmp_path / "out", progress=False)
+    build_dataset(load_recipe(tiny_recipe_path), tmp_path / "out", progress=False)
     for shard in sorted((tmp_path / "out" / "data").rglob("*.tar")):
         with tarfile.open(shard) as tar:
             members = tar.getmembers()
@@ -55,7 +55,7 @@ def test_two_processes_match_one(tmp_path: Path, tiny_recipe_path: Path) -> None
     """accelerate launch with 2 CPU processes writes the same bytes as a plain build."""
     command = accelerate_launch("-m", "anomset", "build", str(tiny_recipe_path), "--out", str(tmp_path / "two"),
                                 "--no-progress")
-    run_build(load_recipe(tiny_recipe_path), tmp_path / "one", progress=False)
+    build_dataset(load_recipe(tiny_recipe_path), tmp_path / "one", progress=False)
     result = subprocess.run(command, env=build_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "2 processes" in result.stdout

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anomset.build.launch import run_build
 from anomset.recipe import load_recipe
+from anomset.workflow import build_dataset
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     tmp = tmp_path_factory.mktemp("ds")
     out = tmp / "out"
-    run_build(load_recipe(write_recipe(tmp / "r.yaml", tiny_recipe())), out, progress=False)
+    build_dataset(load_recipe(write_recipe(tmp / "r.yaml", tiny_recipe())), out, progress=False)
     return out
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import psutil
 from click.testing import CliRunner
 
-from anomset.build.launch import run_build
 from anomset.build.local_launch import available_cores
 from anomset.cli import main
 from anomset.errors import SynthesisError
 from anomset.recipe import load_recipe
+from anomset.workflow import build_dataset
 from tests.conftest import invisible_washer_recipe, many_shards_recipe, write_recipe
 from tests.helpers import assert_resumes_to, build_env, reference_build, tree_digest, wait_for_done_shards
 
@@ -25,7 +25,7 @@ def _build(recipe: Path, out: Path, *flags: str) -> subprocess.Popen[str]:
 
 
 def test_two_local_processes_match_one(tmp_path: Path, tiny_recipe_path: Path) -> None:
-    run_build(load_recipe(tiny_recipe_path), tmp_path / "one", progress=False)
+    build_dataset(load_recipe(tiny_recipe_path), tmp_path / "one", progress=False)
     stdout, stderr = _build(tiny_recipe_path, tmp_path / "two", "--processes", "2").communicate(timeout=300)
     assert "2 processes" in stdout, stderr
     assert tree_digest(tmp_path / "one") == tree_digest(tmp_path / "two")

@@ -97,7 +97,9 @@ def _late_rank(rank: int, recipe: str, out: str, tmp: str, log: str) -> None:
         return write_shard(shard, *args, **kwargs)
 
     launch.write_shard = logged
-    launch.run_build(load_recipe(Path(recipe)), Path(out), progress=False)
+    from anomset.workflow import build_dataset
+
+    build_dataset(load_recipe(Path(recipe)), Path(out), progress=False)
 
 
 def test_ranks_list_the_same_pending_shards_before_any_is_written(tmp_path: Path) -> None:

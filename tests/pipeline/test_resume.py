@@ -12,9 +12,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from anomset.build.launch import run_build
 from anomset.errors import OutputError
 from anomset.recipe import load_recipe
+from anomset.workflow import build_dataset
 from tests.conftest import many_shards_recipe, tiny_recipe, write_recipe
 from tests.helpers import (
     accelerate_launch,
@@ -35,7 +35,7 @@ def _build_cli(recipe: Path, out: Path) -> subprocess.Popen:
 def test_sigkill_then_resume_matches_clean_build(tmp_path: Path, kill_after_markers: int) -> None:
     recipe = many_shards_recipe(tmp_path)
     reference = tmp_path / "reference"
-    run_build(load_recipe(recipe), reference, progress=False)
+    build_dataset(load_recipe(recipe), reference, progress=False)
     out = tmp_path / "out"
     proc = _build_cli(recipe, out)
     markers = out / ".anomset" / "done"
@@ -49,7 +49,7 @@ def test_sigkill_then_resume_matches_clean_build(tmp_path: Path, kill_after_mark
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (out / "manifest.json").exists()
-    result = run_build(load_recipe(recipe), out, progress=False)
+    result = build_dataset(load_recipe(recipe), out, progress=False)
     assert result.action == "resume"
     assert result.shards_written < result.shards_total or kill_after_markers == 0
     assert tree_digest(out) == tree_digest(reference)
@@ -59,7 +59,7 @@ def test_sigkill_then_resume_matches_clean_build(tmp_path: Path, kill_after_mark
 def test_damaged_shards_are_rewritten(tmp_path: Path, tiny_recipe_path: Path) -> None:
     out = tmp_path / "out"
     loaded = load_recipe(tiny_recipe_path)
-    run_build(loaded, out, progress=False)
+    build_dataset(loaded, out, progress=False)
     reference = tree_digest(out)
     shards = sorted((out / "data").rglob("*.tar"))
     # A corrupted shard of the same size, a missing shard, and a stray partial file.
@@ -68,7 +68,7 @@ def test_damaged_shards_are_rewritten(tmp_path: Path, tiny_recipe_path: Path) ->
     shards[0].write_bytes(bytes(data))
     shards[1].unlink()
     (out / "data" / "brick" / "train-000009.tar.partial").write_bytes(b"junk")
-    result = run_build(loaded, out, progress=False)
+    result = build_dataset(loaded, out, progress=False)
     assert result.shards_written == 2
     assert tree_digest(out) == reference
 
@@ -76,22 +76,22 @@ def test_damaged_shards_are_rewritten(tmp_path: Path, tiny_recipe_path: Path) ->
 def test_finished_build_does_nothing(tmp_path: Path, tiny_recipe_path: Path) -> None:
     out = tmp_path / "out"
     loaded = load_recipe(tiny_recipe_path)
-    run_build(loaded, out, progress=False)
+    build_dataset(loaded, out, progress=False)
     mtimes = {p: p.stat().st_mtime_ns for p in (out / "data").rglob("*.tar")}
-    result = run_build(loaded, out, progress=False)
+    result = build_dataset(loaded, out, progress=False)
     assert result.shards_written == 0
     assert mtimes == {p: p.stat().st_mtime_ns for p in (out / "data").rglob("*.tar")}
 
 
 def test_other_recipe_refused_unless_overwrite(tmp_path: Path, tiny_recipe_path: Path) -> None:
     out = tmp_path / "out"
-    run_build(load_recipe(tiny_recipe_path), out, progress=False)
+    build_dataset(load_recipe(tiny_recipe_path), out, progress=False)
     before = tree_digest(out, include_state=True)
     other = load_recipe(write_recipe(tmp_path / "other.yaml", tiny_recipe(seed=5)))
     with pytest.raises(OutputError, match="another recipe"):
-        run_build(other, out, progress=False)
+        build_dataset(other, out, progress=False)
     assert tree_digest(out, include_state=True) == before
-    result = run_build(other, out, overwrite=True, progress=False)
+    result = build_dataset(other, out, overwrite=True, progress=False)
     assert result.action == "overwrite"
     assert tree_digest(out) != {k: v for k, v in before.items() if not k.startswith(".anomset")}
 
@@ -99,13 +99,13 @@ def test_other_recipe_refused_unless_overwrite(tmp_path: Path, tiny_recipe_path:
 def test_a_state_from_before_source_fingerprints_still_resumes(tmp_path: Path, tiny_recipe_path: Path) -> None:
     out = tmp_path / "out"
     loaded = load_recipe(tiny_recipe_path)
-    run_build(loaded, out, progress=False)
+    build_dataset(loaded, out, progress=False)
     state = out / ".anomset" / "state.json"
     assert json.loads(state.read_text())["source"] == "toy:0:64"
     # as builds wrote it before they recorded their source
-    state.write_text(json.dumps({"recipe_hash": loaded.recipe_hash}))
+    state.write_text(json.dumps({"data_hash": loaded.data_hash}))
     next(out.glob("data/*/*.tar")).unlink()
-    result = run_build(loaded, out, progress=False)
+    result = build_dataset(loaded, out, progress=False)
     assert (result.action, result.shards_written) == ("resume", 1)
 
 
@@ -115,7 +115,7 @@ def test_foreign_folder_is_never_touched(tmp_path: Path, tiny_recipe_path: Path)
     (out / "notes.txt").write_text("user data")
     for overwrite in (False, True):
         with pytest.raises(OutputError, match="not made by anomset"):
-            run_build(load_recipe(tiny_recipe_path), out, overwrite=overwrite, progress=False)
+            build_dataset(load_recipe(tiny_recipe_path), out, overwrite=overwrite, progress=False)
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
 
 
@@ -166,8 +166,8 @@ def test_a_second_build_into_a_busy_folder_is_refused(tmp_path: Path, tiny_recip
     out = tmp_path / "out"
     with OutputState(out).exclusive():  # as if another build were running
         with pytest.raises(OutputError, match="another anomset build is writing into this folder"):
-            run_build(load_recipe(tiny_recipe_path), out, progress=False)
+            build_dataset(load_recipe(tiny_recipe_path), out, progress=False)
         # refused before anything was written: the folder holds only the running build's lock
         assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [".anomset", ".anomset/lock"]
-    result = run_build(load_recipe(tiny_recipe_path), out, progress=False)
+    result = build_dataset(load_recipe(tiny_recipe_path), out, progress=False)
     assert result.action == "new" and result.manifest is not None

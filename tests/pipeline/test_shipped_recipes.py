@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from anomset.build.launch import run_build
 from anomset.inspect import inspect_output
 from anomset.recipe import load_recipe
+from anomset.workflow import build_dataset
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
@@ -19,7 +19,7 @@ def test_shipped_toy_recipe_builds(tmp_path: Path, name: str) -> None:
     from datasets import load_dataset
 
     loaded = load_recipe(RECIPES / name)
-    result = run_build(loaded, tmp_path / "out", progress=False)
+    result = build_dataset(loaded, tmp_path / "out", progress=False)
     manifest = result.manifest
     assert manifest is not None
     inspection = inspect_output(tmp_path / "out")

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from source_recipes import file_recipe, write_recipe
 from source_trees import folder_tree, image, loco_tree, mvtec_tree, visa_tree, write
 
-from anomset.build.launch import run_build
 from anomset.cli import main
 from anomset.errors import OutputError
 from anomset.recipe.load import LoadedRecipe, load_recipe
+from anomset.workflow import build_dataset
 
 CASES = {
     "mvtec_ad": (mvtec_tree, ["bottle", "carpet"], {}),
@@ -56,26 +56,26 @@ def test_the_same_data_elsewhere_gives_the_same_bytes_and_resumes(tmp_path: Path
     there = shutil.copytree(here, tmp_path / "elsewhere" / "there")
     loaded_here, out_here = _mvtec_build(tmp_path, here, "out-here")
     loaded_there, out_there = _mvtec_build(tmp_path, there, "out-there")
-    assert loaded_here.recipe_hash == loaded_there.recipe_hash  # the root says where, not what
-    run_build(loaded_here, out_here, progress=False)
-    run_build(loaded_there, out_there, progress=False)
+    assert loaded_here.data_hash == loaded_there.data_hash  # the root says where, not what
+    build_dataset(loaded_here, out_here, progress=False)
+    build_dataset(loaded_there, out_there, progress=False)
     assert (out_here / "manifest.json").read_bytes() == (out_there / "manifest.json").read_bytes()
     shards = sorted(p.relative_to(out_here) for p in (out_here / "data").rglob("*.tar"))
     assert shards and all((out_here / s).read_bytes() == (out_there / s).read_bytes() for s in shards)
-    moved = run_build(loaded_there, out_here, progress=False)  # the data moved: the build resumes
+    moved = build_dataset(loaded_there, out_here, progress=False)  # the data moved: the build resumes
     assert (moved.action, moved.shards_written) == ("resume", 0)
 
 
 def test_other_data_under_the_same_recipe_is_refused_unless_overwrite(tmp_path: Path) -> None:
     root = mvtec_tree(tmp_path / "data")
     loaded, out = _mvtec_build(tmp_path, root, "out")
-    built = run_build(loaded, out, progress=False).manifest
+    built = build_dataset(loaded, out, progress=False).manifest
     write(root / "bottle" / "train" / "good" / "999.png", image(99))  # the data changed under the same recipe
     manifest_before = (out / "manifest.json").read_bytes()
     with pytest.raises(OutputError, match="other source data") as refused:
-        run_build(load_recipe(loaded.path), out, progress=False)
+        build_dataset(load_recipe(loaded.path), out, progress=False)
     assert "--overwrite" in refused.value.fix and (out / "manifest.json").read_bytes() == manifest_before
-    rebuilt = run_build(load_recipe(loaded.path), out, overwrite=True, progress=False)
+    rebuilt = build_dataset(load_recipe(loaded.path), out, overwrite=True, progress=False)
     assert rebuilt.action == "overwrite"
     assert rebuilt.manifest["source"]["fingerprint"] != built["source"]["fingerprint"]
     assert rebuilt.manifest["counts"]["bottle"] != built["counts"]["bottle"]

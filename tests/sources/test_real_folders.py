@@ -92,21 +92,23 @@ def test_a_second_check_decodes_only_what_changed(tmp_path: Path, monkeypatch: p
 # -- 1b: a failed build never pins its source --------------------------------------------------------------------
 def test_a_rerun_after_fixing_a_file_that_failed_mid_build_just_builds(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    root, recipe, out = _setup(tmp_path)
-    bad = root / "widget" / "good" / "img00.png"
+    _, recipe, out = _setup(tmp_path)
     load = FolderSource.load
+    broken: list[Path] = []
 
     def failing(self: FolderSource, item):  # type: ignore[no-untyped-def]
-        if item.key.endswith("/img00"):  # as if the file broke after the check
-            raise SourceError("cannot decode image (corrupt or not an image)", file=str(bad))
+        if (out / ".anomset" / "state.json").is_file():  # the first file read once the build started breaks
+            broken.append(broken[0] if broken else self.entry(item).image)
+            raise SourceError("cannot decode image (corrupt or not an image)", file=str(broken[0]))
         return load(self, item)
 
     monkeypatch.setattr(FolderSource, "load", failing)
     code, lines = _invoke("build", str(recipe), "--out", str(out), "--no-progress")
-    assert code == 3 and lines == [f"error: {bad}: cannot decode image (corrupt or not an image)"]
-    assert (out / ".anomset" / "state.json").is_file() and not (out / ".anomset" / "done").exists()
+    assert code == 3 and lines == [f"error: {broken[0]}: cannot decode image (corrupt or not an image)"]
+    assert (out / ".anomset" / "state.json").is_file()
+    assert not list((out / ".anomset").glob("done/**/*.json"))  # no shard committed
     monkeypatch.undo()
-    bad.unlink()  # the fix the error asked for
+    broken[0].unlink()  # the fix the error asked for
     code, lines = _invoke("build", str(recipe), "--out", str(out), "--no-progress")
     assert code == 0 and lines[0].startswith("built "), lines
     assert json.loads((out / "manifest.json").read_text())["source"]["fingerprint"]

@@ -12,6 +12,7 @@ from anomset.masks.base import MaskResult
 from anomset.sources.base import LoadedItem
 from anomset.sources.toy import ToySource
 from anomset.synth.base import Synthesizer, SynthResult
+from anomset.synth.color import luminance_rgb
 
 SIZE = 96
 
@@ -30,6 +31,18 @@ def context_for(class_name: str, size: int = SIZE, index: int = 0) -> tuple[np.n
     pool = ImagePool([it.image for it in items if it is not item])
     context = SampleContext(class_name, item.foreground, item.regions, pool, class_name in ("brick", "gravel"))
     return item.image, context
+
+
+def gray_context_for(class_name: str, size: int = SIZE, index: int = 0) -> tuple[np.ndarray, SampleContext]:
+    """``context_for`` on a grayscale copy of the class: the image and the pool's normals have R = G = B
+    (ITU-R 601 luminance), and the context says so, as the build's class pool would."""
+    items = toy_items(class_name, size)
+    gray = [luminance_rgb(it.image) for it in items]
+    item = items[index]
+    pool = ImagePool([g for k, g in enumerate(gray) if k != index])
+    context = SampleContext(class_name, item.foreground, item.regions, pool, class_name in ("brick", "gravel"),
+                            grayscale=True)
+    return gray[index], context
 
 
 def synthesize(synth: Synthesizer, image: np.ndarray, context: SampleContext,

@@ -1,4 +1,4 @@
-"""Reading built shards: one tar's samples in member order, their decoded members, a built folder's samples."""
+"""Reading a built folder: its manifest and resolved recipe, one tar's samples in member order, decoded members."""
 
 from __future__ import annotations
 
@@ -10,12 +10,37 @@ from typing import Any
 
 import cv2
 import numpy as np
+import yaml
 
-from anomset.build.manifest import read_manifest
-from anomset.build.shards import IMAGE_MEMBER, JSON_MEMBER, MASK_MEMBER
+from anomset.dataset.contract import IMAGE_MEMBER, JSON_MEMBER, MANIFEST, MASK_MEMBER, RECIPE_FILE
 from anomset.errors import OutputError
 
 Members = dict[str, bytes]
+
+
+def read_manifest(out_dir: Path | str) -> dict[str, Any]:
+    """Load ``manifest.json`` of a built folder, with a clear error if it is missing or broken."""
+    path = Path(out_dir) / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OutputError("no manifest.json: not a finished anomset build", file=str(path),
+                          fix="run anomset build first (a rerun resumes an interrupted build)") from None
+    except ValueError:
+        raise OutputError("manifest.json is not valid JSON", file=str(path), fix="rerun anomset build") from None
+
+
+def read_resolved(out_dir: Path | str) -> dict[str, Any]:
+    """The resolved recipe saved beside a build."""
+    path = Path(out_dir) / RECIPE_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OutputError("no recipe.yaml: not a finished anomset build", file=str(path),
+                          fix="run anomset build first") from None
+    if not isinstance(data, dict) or "name" not in data:
+        raise OutputError("recipe.yaml is not a resolved anomset recipe", file=str(path), fix="rerun anomset build")
+    return data
 
 
 def iter_tar(path: Path, suffixes: Collection[str] | None = None) -> Iterator[tuple[str, Members]]:

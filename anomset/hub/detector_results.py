@@ -1,10 +1,13 @@
-"""``benchmarks/results.json``: the schema the evaluation writes and the card renders.
+"""Reference-detector results, ``benchmarks/results.json``: the schema the evaluation writes and the card renders.
 
-Schema (``schema: "anomset.benchmarks/1"``; every number a reference detector produced, none invented)::
+(The top-level ``benchmarks/`` folder of the repository holds throughput scripts; this is about
+detector scores on a built dataset.)
+
+Schema (``schema: "anomset.benchmarks/2"``; every number a reference detector produced, none invented)::
 
     {
-      "schema": "anomset.benchmarks/1",
-      "dataset": {"repo": "org/name", "revision": "v1.0.0", "recipe_hash": "<64 hex>"},
+      "schema": "anomset.benchmarks/2",
+      "dataset": {"repo": "org/name", "revision": "v1.0.0", "data_hash": "<64 hex>"},
       "results": [                        # one row per detector × protocol × class × setting
         {"detector": "unet", "protocol": "ratio_sweep", "class": "brick",
          "setting": {"synthetic_ratio": 0.5},            # protocol knobs; {} when none
@@ -17,7 +20,8 @@ Schema (``schema: "anomset.benchmarks/1"``; every number a reference detector pr
       "plots": [{"path": "benchmarks/ratio_sweep.png", "caption": "image AUROC vs synthetic ratio"}]
     }
 
-``dataset.recipe_hash`` says which build the numbers refer to; the card flags results of another build.
+``dataset.data_hash`` says which data the numbers refer to; the card flags results of other data (a
+metadata edit keeps the data hash, so the results stay current).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from anomset.configurable import format_validation_error
 from anomset.errors import OutputError
 
 RESULTS_PATH = "benchmarks/results.json"
-SCHEMA = "anomset.benchmarks/1"
+SCHEMA = "anomset.benchmarks/2"
 
 
 class StrictModel(BaseModel):
@@ -49,7 +53,7 @@ class Stat(StrictModel):
 class DatasetRef(StrictModel):
     repo: str = ""
     revision: str = ""
-    recipe_hash: str
+    data_hash: str
 
 
 class ResultRow(StrictModel):
