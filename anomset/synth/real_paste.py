@@ -185,7 +185,8 @@ class RealPaste(Synthesizer):
         blend = ("normal", "mixed", "alpha")[int(rng.integers(3))] if p.blend == "either" else p.blend
         out = image.copy()
         if blend == "alpha":
-            alpha = np.minimum(cv2.distanceTransform(final, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) / p.feather, 1.0)[..., None]
+            depth = cv2.distanceTransform(final, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+            alpha = np.minimum(depth / p.feather, 1.0)[..., None]
             mixed = np.rint(image[win] * (1.0 - alpha) + content * alpha).astype(np.uint8)
         else:
             # poisson_patch wants the shape mask to span its box (it centres the clone on the box).
