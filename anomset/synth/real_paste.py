@@ -48,7 +48,10 @@ class RealPasteParams(StrictModel):
         default="normal", description="Poisson normal/mixed (cv2.seamlessClone), feathered alpha, or either")
     feather: int = Field(default=2, ge=1, le=32, description="alpha: px over which the donor fades in")
     min_inside: float = Field(default=0.9, ge=0.0, le=1.0, description="share of the defect to land in the region")
-    placement_tries: int = Field(default=8, ge=1, le=100)
+    placement_tries: int = Field(default=12, ge=1, le=100, description="centres drawn on the region")
+    placement: Literal["region", "similar"] = Field(
+        default="similar", description="region: first centre that fits; similar: of the centres that fit, the one "
+                                       "whose surroundings are closest in brightness to the donor's")
 
 
 def donor_at(donor: ShownDefect, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -168,7 +171,9 @@ class RealPaste(Synthesizer):
         if p.reshape > 0:
             defect, vertices = reshape_mask(defect, p.reshape, p.margin, rng)
         region = mask
-        placed = self._place(region, defect, rng)
+        ring_full = dilate(defect, RING) & ~defect
+        donor_level = float(patch[ring_full > 0].mean()) if ring_full.any() else 0.0
+        placed = self._place(region, defect, ring_full, donor_level, image, rng)
         transform = {"flip_horizontal": flips[0], "flip_vertical": flips[1], "rotation": round(angle, 3),
                      "scale": round(scale, 4), "reshaped_vertices": vertices}
         params: dict[str, Any] = {"donor": donor.key, "donor_type": donor.defect_type, "donor_index": index,
@@ -180,7 +185,7 @@ class RealPaste(Synthesizer):
         if final is None or not final.any():
             unchanged = no_change(image)  # the build redraws
             return SynthResult(unchanged.image, unchanged.mask, {**params, "skipped": "no placement"})
-        ring = dilate(defect, RING)[sub] & ~defect[sub]
+        ring = ring_full[sub]
         content, matched = match_statistics(np.ascontiguousarray(patch[sub]), image[win], ring, p.match, p.max_gain)
         blend = ("normal", "mixed", "alpha")[int(rng.integers(3))] if p.blend == "either" else p.blend
         out = image.copy()
@@ -203,22 +208,33 @@ class RealPaste(Synthesizer):
         return SynthResult(out, full, {**params, "center": center, "inside": round(inside_share, 4),
                                        "match": matched, "blend": blend, "margin": p.margin})
 
-    def _place(self, region: np.ndarray, defect: np.ndarray, rng: np.random.Generator
+    def _place(self, region: np.ndarray, defect: np.ndarray, ring: np.ndarray, donor_level: float,
+               image: np.ndarray, rng: np.random.Generator
                ) -> tuple[tuple[tuple[slice, slice], tuple[slice, slice]], list[int], float] | None:
         """(windows, centre, share of the defect inside the region) of the best of a few centres drawn
-        on the region; the first that puts ``min_inside`` of the defect there wins."""
+        on the region. Centres that put ``min_inside`` of the defect there fit; ``region`` takes the
+        first that fits, ``similar`` the fitting one whose ring is closest in brightness to the donor's
+        (a defect of a dark part lands on a dark part); with none fitting, the largest share wins."""
         p = self.params
         total = max(1, np.count_nonzero(defect))
         ph, pw = defect.shape
-        best = None
+        best, best_score = None, (-1.0, -np.inf)
         for _ in range(p.placement_tries):
             cx, cy = random_point_in(region, rng)
             windows = overlap_windows(region.shape, (ph, pw), (cy - ph // 2, cx - pw // 2))
             if windows is None:
                 continue
-            share = np.count_nonzero(defect[windows[1]] & region[windows[0]]) / total
-            if best is None or share > best[2]:
-                best = (windows, [cx, cy], share)
-            if share >= p.min_inside:
+            win, sub = windows
+            share = np.count_nonzero(defect[sub] & region[win]) / total
+            fits = share >= p.min_inside
+            closeness = 0.0
+            if fits and p.placement == "similar":
+                around = ring[sub] > 0
+                level = float(image[win][around].mean()) if around.any() else donor_level
+                closeness = -abs(level - donor_level)
+            score = (1.0, closeness) if fits else (share, -np.inf)
+            if score > best_score:
+                best, best_score = (windows, [cx, cy], share), score
+            if fits and p.placement == "region":
                 break
         return best

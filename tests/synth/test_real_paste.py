@@ -140,3 +140,23 @@ def test_build_pastes_only_shown_defects(tmp_path: Path) -> None:
     assert donors and not donors & held_out, "a held-out test defect was pasted"
     assert all("/test/" in d for d in donors)  # shown defects come from the source's test split
     assert all(m["mask_area"] > 0 and m["mask_strategy"] == "real_paste:own" for m in pasted)
+
+
+def test_similar_placement_puts_a_dark_part_defect_on_the_dark_part() -> None:
+    h = w = 96
+    image = np.full((h, w, 3), 220, np.uint8)
+    image[:, : w // 2] = 40
+    donor_image = np.full((h, w, 3), 40, np.uint8)
+    donor_mask = np.zeros((h, w), np.uint8)
+    donor_mask[40:48, 40:50] = 255
+    donor_image[donor_mask > 0] = 120
+    pool = ImagePool([image], shown=[ShownDefect("d", "dent", donor_image, donor_mask)])
+    context = SampleContext("plate", np.full((h, w), 255, np.uint8), [], pool, True)
+    sides = {"similar": set(), "region": set()}
+    for placement in sides:
+        synth = RealPaste(placement=placement, rotation=(0.0, 0.0), scale=(1.0, 1.0), min_inside=1.0)
+        for seed in range(8):
+            _, result = synthesize(synth, image, context, seed)
+            sides[placement].add(result.params["center"][0] < w // 2)
+    assert sides["similar"] == {True}
+    assert sides["region"] == {True, False}
