@@ -180,12 +180,18 @@ def list_(kind: str | None, pattern: str) -> None:
 @main.command("inspect")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--no-verify", is_flag=True, help="Skip the sha256 of every shard (sizes and counts are still checked).")
+@click.option("--areas", is_flag=True,
+              help="Also compare mask areas: the real defects shown to generators (read again from the source) "
+                   "and each generator's.")
 @_friendly
-def inspect_(out_dir: Path, no_verify: bool) -> None:
+def inspect_(out_dir: Path, no_verify: bool, areas: bool) -> None:
     """Count the samples of a built OUT_DIR per class, split, generator and defect type; check its shards."""
-    from anomset.inspect import format_inspection, inspect_output
+    from anomset.inspect import format_areas, format_inspection, inspect_output, shown_defect_areas
 
-    click.echo(format_inspection(inspect_output(out_dir, verify=not no_verify)))
+    result = inspect_output(out_dir, verify=not no_verify)
+    click.echo(format_inspection(result))
+    if areas:
+        click.echo("\n" + format_areas(result, shown_defect_areas(out_dir)))
 
 
 @main.command()
