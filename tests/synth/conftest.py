@@ -52,7 +52,8 @@ def gray_context_for(class_name: str, size: int = SIZE, index: int = 0) -> tuple
     items = toy_items(class_name, size)
     gray = [luminance_rgb(it.image) for it in items]
     item = items[index]
-    pool = ImagePool([g for k, g in enumerate(gray) if k != index])
+    shown = [ShownDefect(d.key, d.defect_type, luminance_rgb(d.image), d.mask) for d in toy_shown(class_name, size)]
+    pool = ImagePool([g for k, g in enumerate(gray) if k != index], shown=shown)
     context = SampleContext(class_name, item.foreground, item.regions, pool, class_name in ("brick", "gravel"),
                             grayscale=True)
     return gray[index], context
