@@ -103,3 +103,15 @@ def assert_ranges_validated(cls: type) -> None:
                 cls(**{field: pair})
             assert caught.value.errors()[0]["loc"][0] == field, (field, pair)
         cls(**{field: default})
+
+
+def failed_build_line(recipe: Path, out: Path) -> tuple[int, str]:
+    """Exit code and output of an in-process ``anomset build`` expected to fail with one line, no traceback."""
+    from click.testing import CliRunner
+
+    from anomset.cli import main
+
+    result = CliRunner().invoke(main, ["build", str(recipe), "--out", str(out), "--no-progress"])
+    line = result.output.strip()
+    assert "\n" not in line and "Traceback" not in line, result.output
+    return result.exit_code, line

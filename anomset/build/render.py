@@ -93,6 +93,12 @@ class ClassPool:
             item.regions = connected_regions(item.foreground)
         return item
 
+    def spread_normals(self) -> list[SourceItem]:
+        """Up to ``FOREGROUND_SAMPLE`` normals evenly spaced over the class: what class-level judgements
+        (the foreground estimate, grayscale) look at, so both see the same, already decoded, images."""
+        step = max(1, len(self.normals) // FOREGROUND_SAMPLE)
+        return self.normals[::step][:FOREGROUND_SAMPLE]
+
     @property
     def estimated_foreground(self) -> np.ndarray:
         """The class's foreground estimated once from its train normals (for sources that give none)."""
@@ -101,9 +107,7 @@ class ClassPool:
             if not normals:
                 self._estimate = np.full(self.size, 255, np.uint8)
                 return self._estimate
-            step = max(1, len(normals) // FOREGROUND_SAMPLE)
-            picked = normals[::step][:FOREGROUND_SAMPLE]
-            raws = {i.key: self.source.load(i) for i in picked}
+            raws = {i.key: self.source.load(i) for i in self.spread_normals()}
             self._estimate = estimate_foreground([resize_image(raw.image, self.size) for raw in raws.values()])
             for key, raw in raws.items():  # decoded already: keep them rather than decode them again
                 if (self.class_name, key) not in self.cache:
@@ -114,9 +118,7 @@ class ClassPool:
     def grayscale(self) -> bool:
         """Whether the class is grey (R = G = B), judged once from up to ``FOREGROUND_SAMPLE`` normals
         spread over the class; synthesizers then keep its anomalies grey too."""
-        normals = self.normals
-        step = max(1, len(normals) // FOREGROUND_SAMPLE)
-        picked = normals[::step][:FOREGROUND_SAMPLE]
+        picked = self.spread_normals()
         return bool(picked) and all(is_grayscale(self.load(i.key).image) for i in picked)
 
     def other_normal(self, rng: np.random.Generator) -> np.ndarray:

@@ -9,16 +9,15 @@ from click.testing import CliRunner
 from anomset.cli import main
 from anomset.errors import SynthesisError
 from tests.conftest import invisible_washer_recipe, write_recipe
+from tests.helpers import failed_build_line
 
 
 def test_invisible_anomaly_fails_cleanly_and_resumes_after_fix(tmp_path: Path) -> None:
     recipe = invisible_washer_recipe()
     path = write_recipe(tmp_path / "r.yaml", recipe)
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["build", str(path), "--out", str(out), "--no-progress"])
-    assert result.exit_code == SynthesisError.exit_code
-    line = result.output.strip()
-    assert "\n" not in line and "Traceback" not in line
+    code, line = failed_build_line(path, out)
+    assert code == SynthesisError.exit_code
     assert line.startswith(f"error: {path}: classes.washer.generate[0]: draem made no visible anomaly")
     assert "fix:" in line
     # The pre-flight probe stops the build before anything is written: not even a state folder.

@@ -21,7 +21,7 @@ from anomset.dataset.reader import read_manifest
 from anomset.errors import SynthesisError
 from anomset.recipe import load_recipe
 from tests.conftest import write_recipe
-from tests.helpers import build_env, tree_digest
+from tests.helpers import build_env, failed_build_line, tree_digest
 from tests.sources.source_trees import image, write
 
 FLAT = "flat"
@@ -104,10 +104,8 @@ def test_fallback_build_is_the_same_with_two_processes(tmp_path: Path) -> None:
 def test_no_image_can_host_it_one_line_error_nothing_written(tmp_path: Path) -> None:
     path = write_recipe(tmp_path / "r.yaml", plate_recipe(plate_tree(tmp_path / "data", textured=0, flat=3)))
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["build", str(path), "--out", str(out), "--no-progress"])
-    assert result.exit_code == SynthesisError.exit_code
-    line = result.output.strip()
-    assert "\n" not in line and "Traceback" not in line
+    code, line = failed_build_line(path, out)
+    assert code == SynthesisError.exit_code
     assert line.startswith(f"error: {path}: classes.plate.generate[0]: cutpaste made no visible anomaly")
     assert "nor on 2 other train normals" in line and "fix:" in line
     assert not out.exists() or not any(out.iterdir())
