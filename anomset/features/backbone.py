@@ -49,6 +49,24 @@ def _vision_tower(model: Any) -> Any:
     return tower if tower is not None and hasattr(model, "text_model") else model
 
 
+def to_pixel_values(images: Sequence[np.ndarray] | np.ndarray, size: tuple[int, int], mean: torch.Tensor,
+                    std: torch.Tensor, dtype: str = "float32") -> torch.Tensor:
+    """uint8 images → ``N×3×h×w`` on ``mean``'s device: antialiased bilinear resize, ``(x/255 - mean) / std``."""
+    import torch
+    import torch.nn.functional as F
+
+    batch = []
+    for image in images:
+        array = np.asarray(image)
+        if array.ndim == 2:
+            array = np.repeat(array[:, :, None], 3, axis=2)
+        x = torch.from_numpy(np.ascontiguousarray(array)).to(mean.device).permute(2, 0, 1)[None].float() / 255.0
+        if tuple(x.shape[-2:]) != tuple(size):
+            x = F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False, antialias=True)
+        batch.append(x)
+    return ((torch.cat(batch) - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)).to(getattr(torch, dtype))
+
+
 class Backbone:
     """Frozen patch-feature extractor: ``features(images)`` → float32 ``N×C×h×w`` on ``device``.
 
@@ -123,20 +141,7 @@ class Backbone:
 
     def preprocess(self, images: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
         """uint8 RGB (H×W×3, or H×W grayscale) images → the network's normalised ``N×3×S×S`` input."""
-        import torch
-        import torch.nn.functional as F
-
-        batch = []
-        for image in images:
-            array = np.asarray(image)
-            if array.ndim == 2:
-                array = np.repeat(array[:, :, None], 3, axis=2)
-            x = torch.from_numpy(np.ascontiguousarray(array)).to(self.device).permute(2, 0, 1)[None].float() / 255.0
-            if tuple(x.shape[-2:]) != self.image_size:
-                x = F.interpolate(x, size=self.image_size, mode="bilinear", align_corners=False, antialias=True)
-            batch.append(x)
-        x = torch.cat(batch)
-        return ((x - self.mean) / self.std).to(getattr(torch, self.dtype))
+        return to_pixel_values(images, self.image_size, self.mean, self.std, self.dtype)
 
     def forward(self, pixel_values: torch.Tensor) -> Any:
         """The bare network call on a prepared batch (what the throughput benchmark compares against)."""
