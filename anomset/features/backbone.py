@@ -156,12 +156,12 @@ class Backbone:
         tokens = hidden[:, hidden.shape[1] - h * w:]  # class and register tokens come first
         return tokens.transpose(1, 2).reshape(hidden.shape[0], hidden.shape[2], h, w)
 
-    def _maps(self, images: Sequence[np.ndarray] | np.ndarray) -> list[torch.Tensor]:
+    def batch_maps(self, images: Sequence[np.ndarray] | np.ndarray) -> list[torch.Tensor]:
         """The chosen layers' float32 maps for one batch (call under ``torch.no_grad``)."""
         hidden = self.forward(self.preprocess(images)).hidden_states
         return [self._as_grid(hidden[index], self.image_size).float() for index in self.layers]
 
-    def _batches(self, images: Sequence[np.ndarray] | np.ndarray) -> list[Sequence[np.ndarray] | np.ndarray]:
+    def batches(self, images: Sequence[np.ndarray] | np.ndarray) -> list[Sequence[np.ndarray] | np.ndarray]:
         return [images[start:start + self.batch_size] for start in range(0, len(images), self.batch_size)]
 
     def layer_maps(self, images: Sequence[np.ndarray] | np.ndarray) -> list[torch.Tensor]:
@@ -169,7 +169,7 @@ class Backbone:
         import torch
 
         with torch.no_grad():
-            per_batch = [self._maps(batch) for batch in self._batches(images)]
+            per_batch = [self.batch_maps(batch) for batch in self.batches(images)]
         return [torch.cat(parts) for parts in zip(*per_batch, strict=True)]
 
     def combine(self, maps: list[torch.Tensor]) -> torch.Tensor:
@@ -192,4 +192,4 @@ class Backbone:
         import torch
 
         with torch.no_grad():
-            return torch.cat([self.combine(self._maps(batch)) for batch in self._batches(images)])
+            return torch.cat([self.combine(self.batch_maps(batch)) for batch in self.batches(images)])

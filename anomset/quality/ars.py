@@ -90,6 +90,8 @@ class Ars(QualityFilter):
         self.adaptor: Any = None
         self.discriminator: Any = None
         self.losses: list[float] = []
+        self._folded: tuple[Any, Any] | None = None  # adaptor folded into the first layer (inference)
+        self._spread: dict[tuple[int, int], Any] = {}
 
     # ---- the backbone and the networks -------------------------------------------------------
     @property
@@ -112,6 +114,7 @@ class Ars(QualityFilter):
         import torch
 
         device = self.backbone.device
+        self._folded = None
         self.adaptor = _linear(torch, channels, channels, generator, device)
         self.discriminator = torch.nn.Sequential(
             _linear(torch, channels, self.params.hidden, generator, device),
@@ -160,44 +163,96 @@ class Ars(QualityFilter):
         return self
 
     # ---- score ---------------------------------------------------------------------------------
+    def _head(self, patches: torch.Tensor) -> torch.Tensor:
+        """Anomaly score (negated discriminator output) of backbone patch features, K×C → K.
+
+        The adaptor is linear, so at inference it is folded into the discriminator's first layer
+        (one matrix product instead of two; the same function up to float rounding).
+        """
+        if self._folded is None:
+            first = self.discriminator[0]
+            weight = first.weight @ self.adaptor.weight
+            self._folded = (weight, first.weight @ self.adaptor.bias + first.bias)
+        weight, bias = self._folded
+        hidden = self.discriminator[1:](patches @ weight.T + bias)
+        return -hidden.squeeze(1)
+
+    def _features(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        if not self.fitted:
+            raise RuntimeError("ars: fit(pool) or load_state(...) before scoring")
+        return self.backbone.combine(self.backbone.batch_maps(images))
+
     def anomaly_maps(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Per image, the float32 anomaly map (negated discriminator score) at that image's size."""
         import torch
-
-        return [m.cpu().numpy() for m in self._maps(images, torch)]
-
-    def _maps(self, images: Sequence[np.ndarray], torch: Any) -> list[torch.Tensor]:
         import torch.nn.functional as F
 
-        if not self.fitted:
-            raise RuntimeError("ars: fit(pool) or load_state(...) before scoring")
-        backbone = self.backbone
         maps = []
         with torch.no_grad():
-            for start in range(0, len(images), backbone.batch_size):
-                chunk = images[start:start + backbone.batch_size]
-                feats = backbone.combine(backbone._maps(chunk))
+            for chunk in self.backbone.batches(list(images)):
+                feats = self._features(chunk)
                 n, c, h, w = feats.shape
-                patches = self.adaptor(feats.permute(0, 2, 3, 1).reshape(-1, c))
-                grid = -self.discriminator(patches).reshape(n, 1, h, w)
-                sizes = {tuple(np.asarray(image).shape[:2]) for image in chunk}
-                if len(sizes) == 1:  # the usual case: one upsampling call for the whole batch
-                    maps += list(F.interpolate(grid, size=sizes.pop(), mode="bilinear", align_corners=False)[:, 0])
-                else:
-                    maps += [F.interpolate(g[None], size=np.asarray(image).shape[:2], mode="bilinear",
-                                           align_corners=False)[0, 0] for g, image in zip(grid, chunk, strict=True)]
+                grid = self._head(feats.permute(0, 2, 3, 1).reshape(-1, c)).reshape(n, 1, h, w)
+                maps += [F.interpolate(g[None], size=np.asarray(image).shape[:2], mode="bilinear",
+                                       align_corners=False)[0, 0].cpu().numpy()
+                         for g, image in zip(grid, chunk, strict=True)]
         return maps
 
-    def score_batch(self, candidates: Sequence[Candidate]) -> list[float]:
-        """ARS of each candidate: its map's mean inside its mask (an empty mask: the map's minimum)."""
+    def _interpolation(self, out: int, inp: int, device: str) -> torch.Tensor:
+        """``inp×out``: row i is how grid cell i spreads over ``out`` pixels under 1-D linear upsampling."""
+        import torch
+        import torch.nn.functional as F
+
+        key = (out, inp)
+        if key not in self._spread:
+            eye = torch.eye(inp, device=device)[:, None, :]
+            self._spread[key] = F.interpolate(eye, size=out, mode="linear", align_corners=False)[:, 0, :]
+        return self._spread[key]
+
+    def mask_weights(self, mask: np.ndarray, grid: tuple[int, int], device: str) -> torch.Tensor:
+        """``h×w`` weights with ``Σ weights·grid_map`` = the bilinearly upsampled map's mean inside ``mask``.
+
+        Bilinear upsampling is separable and linear, so averaging the upsampled map over the mask
+        equals weighting the grid by the upsampling's transpose applied to the mask: only the
+        cells under the mask (and their neighbours) need a score.
+        """
         import torch
 
-        maps = self._maps([c.image for c in candidates], torch)
-        out = []
-        for anomaly_map, candidate in zip(maps, candidates, strict=True):
-            inside = torch.from_numpy(np.ascontiguousarray(candidate.mask > 0)).to(anomaly_map.device)
-            value = anomaly_map[inside].mean() if bool(inside.any()) else anomaly_map.min()
-            out.append(float(value))
+        inside = torch.from_numpy(np.ascontiguousarray(mask > 0)).to(device=device, dtype=torch.float32)
+        rows = self._interpolation(inside.shape[0], grid[0], device)  # h×H
+        cols = self._interpolation(inside.shape[1], grid[1], device)  # w×W
+        return rows @ inside @ cols.T / inside.sum()
+
+    def score_batch(self, candidates: Sequence[Candidate]) -> list[float]:
+        """ARS of each candidate: the upsampled anomaly map's mean inside its mask (GAA eq. 7).
+
+        Computed exactly from the cells the mask covers (``mask_weights``), so the discriminator
+        runs on those patches only. An empty mask scores as the image's least anomalous pixel.
+        """
+        import torch
+
+        out: list[float] = []
+        with torch.no_grad():
+            for chunk in self.backbone.batches(list(candidates)):
+                feats = self._features([c.image for c in chunk])
+                grid = tuple(feats.shape[-2:])
+                weights, patches, owners = [], [], []
+                for n, candidate in enumerate(chunk):
+                    if not (candidate.mask > 0).any():
+                        continue
+                    w = self.mask_weights(candidate.mask, grid, feats.device).flatten()
+                    cells = torch.nonzero(w > 0).squeeze(1)
+                    weights.append(w[cells])
+                    patches.append(feats[n].flatten(1)[:, cells].T)
+                    owners.append(torch.full((len(cells),), n, device=feats.device))
+                scores = torch.zeros(len(chunk), device=feats.device)
+                if patches:
+                    weighted = self._head(torch.cat(patches)) * torch.cat(weights)
+                    scores.index_add_(0, torch.cat(owners), weighted)
+                for n, candidate in enumerate(chunk):
+                    if not (candidate.mask > 0).any():
+                        scores[n] = float(self.anomaly_maps([candidate.image])[0].min())
+                out += [float(v) for v in scores.cpu()]
         return out
 
     def score(self, candidate: Candidate) -> float:

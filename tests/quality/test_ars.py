@@ -68,6 +68,21 @@ def test_the_score_is_the_upsampled_map_averaged_inside_the_mask(fitted: Ars, no
     assert empty == pytest.approx(float(anomaly_map.min()), rel=1e-5)
 
 
+def test_scoring_only_the_covered_cells_equals_the_full_map_mean(fitted: Ars, normals: list[np.ndarray]) -> None:
+    rng = np.random.default_rng(3)
+    wide = np.ascontiguousarray(np.concatenate([normals[2], normals[3][:, :32]], axis=1))  # 64×96
+    masks = [square_mask(0, 0, 3), square_mask(60, 61, 3),  # corners: border cells weigh in
+             (rng.random((64, 64)) > 0.97).astype(np.uint8) * 255,  # scattered pixels
+             np.full((64, 64), 255, np.uint8)]
+    candidates = [Candidate("c", normals[2], normals[2], m) for m in masks]
+    wide_mask = np.zeros((64, 96), np.uint8)
+    wide_mask[20:50, 70:90] = 255
+    candidates.append(Candidate("c", wide, wide, wide_mask))
+    maps = fitted.anomaly_maps([c.image for c in candidates])
+    expected = [float(m[c.mask > 0].mean()) for m, c in zip(maps, candidates, strict=True)]
+    assert fitted.score_batch(candidates) == pytest.approx(expected, rel=1e-4, abs=1e-5)
+
+
 def test_a_batch_scores_as_its_candidates_one_by_one(fitted: Ars, normals: list[np.ndarray]) -> None:
     candidates = [Candidate("c", n, n, square_mask(4 * i, 8, 16)) for i, n in enumerate(normals)]
     batch = fitted.score_batch(candidates)
