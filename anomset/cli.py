@@ -107,6 +107,10 @@ def build(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: bool
         procs = f", {result.processes} processes" if result.processes > 1 else ""
         click.echo(f"built {result.manifest['total_samples']} samples in {result.shards_total} shards{note}{procs} "
                    f"-> {result.out_dir} (rendering took {result.render_seconds:.1f} s)")
+        from anomset.build.manifest import fallback_lines
+
+        for line in fallback_lines(result.manifest):
+            click.echo(line)
     if push_after:
         from anomset.hub.push import push as push_folder
 
@@ -154,12 +158,18 @@ def list_(kind: str | None, pattern: str) -> None:
 @main.command("inspect")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--no-verify", is_flag=True, help="Skip the sha256 of every shard (sizes and counts are still checked).")
+@click.option("--areas", is_flag=True,
+              help="Also compare mask areas: the real defects shown to generators (read again from the source) "
+                   "and each generator's.")
 @_friendly
-def inspect_(out_dir: Path, no_verify: bool) -> None:
+def inspect_(out_dir: Path, no_verify: bool, areas: bool) -> None:
     """Count the samples of a built OUT_DIR per class, split, generator and defect type; check its shards."""
-    from anomset.inspect import format_inspection, inspect_output
+    from anomset.inspect import format_areas, format_inspection, inspect_output, shown_defect_areas
 
-    click.echo(format_inspection(inspect_output(out_dir, verify=not no_verify)))
+    result = inspect_output(out_dir, verify=not no_verify)
+    click.echo(format_inspection(result))
+    if areas:
+        click.echo("\n" + format_areas(result, shown_defect_areas(out_dir)))
 
 
 @main.command()
@@ -216,6 +226,21 @@ def push(out_dir: Path, repo: str | None, tag: str | None, private: bool | None,
                           fix="pass --repo org/name or set hub.repo in the recipe")
     push_folder(out_dir, repo, tag=tag, private=bool(hub.get("private")) if private is None else private,
                 dry_run=dry_run, echo=click.echo)
+
+
+@main.command("export")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["mvtec"]), default="mvtec", show_default=True,
+              help="Folder layout to write.")
+@_friendly
+def export(out_dir: Path, target: Path, fmt: str) -> None:
+    """Write the built OUT_DIR to the folder TARGET in the MVTec AD layout, with a samples.jsonl sidecar."""
+    from anomset.evaluate.export import export_mvtec
+
+    result = export_mvtec(out_dir, target)
+    classes = len({class_name for class_name, _, _ in result.counts})
+    click.echo(f"exported {result.samples} samples of {classes} classes ({fmt} layout) -> {result.target}")
 
 
 def run() -> None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from anomset.dataset.contract import IMAGE_MEMBER, JSON_MEMBER, LABEL_MEMBER, MASK_MEMBER, PARTIAL_SUFFIX
 from anomset.dataset.files import file_sha256
 from anomset.dataset.reader import decode_json, iter_tar, read_manifest
@@ -28,6 +30,8 @@ class Inspection:
     # (class, split, defect_type, generator or origin, label) -> samples
     counts: Counter[tuple[str, str, str, str, int]] = field(default_factory=Counter)
     shards_by_split: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # (class, generator or origin) -> mask areas of the anomalous samples
+    areas: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
     @property
     def samples(self) -> int:
@@ -84,6 +88,8 @@ def _check_shard(path: Path, record: dict[str, Any], verify: bool, result: Inspe
         generator = generator_label(meta.get("generator", ""), meta.get("origin", ""))
         label = int(parts[LABEL_MEMBER] or b"0")
         result.counts[(record["class"], record["split"], meta.get("defect_type", "?"), generator, label)] += 1
+        if label:
+            result.areas.setdefault((record["class"], generator), []).append(int(meta.get("mask_area", 0)))
         samples += 1
     if samples != record["samples"]:
         raise OutputError(f"shard holds {samples} samples but manifest.json says {record['samples']}",
@@ -115,6 +121,44 @@ def format_inspection(result: Inspection) -> str:
         "by defect type\n" + table(["class", "split", "defect type", "samples"], _grouped(by_defect)),
         f"ok: {result.shards} shards match manifest.json ({checked})",
     ])
+
+
+def shown_defect_areas(out_dir: Path | str) -> dict[str, list[int]]:
+    """Mask areas, at the output size, of the real defects the build showed to generators, per class.
+
+    They are not in the output (held out of its test split), so they are read again from the build's
+    source as its ``recipe.yaml`` describes it; which ones were shown is the manifest's record.
+    """
+    import cv2
+
+    from anomset.recipe.load import load_recipe
+
+    out = Path(out_dir)
+    shown = read_manifest(out).get("shown_defects", {})
+    loaded = load_recipe(out / "recipe.yaml")
+    source = loaded.components.source
+    height, width = loaded.recipe.output.image_size
+    areas = {}
+    for name, keys in sorted(shown.items()):
+        if not keys:
+            continue
+        wanted = set(keys)
+        masks = [source.load(item).mask for item in source.items(name) if item.key in wanted]
+        areas[name] = [int(np.count_nonzero(cv2.resize(m, (width, height), interpolation=cv2.INTER_NEAREST)))
+                       for m in masks if m is not None]
+    return areas
+
+
+def format_areas(result: Inspection, shown: dict[str, list[int]]) -> str:
+    """Quantiles of the mask area (pixels) per class: the shown real defects, then each generator."""
+    rows: list[list[Any]] = []
+    for cls in sorted({c for c, _ in result.areas} | set(shown)):
+        named = [("real shown", shown[cls])] if cls in shown else []
+        named += sorted((g, a) for (c, g), a in result.areas.items() if c == cls)
+        for i, (name, values) in enumerate(named):
+            q = np.quantile(values, [0.0, 0.1, 0.5, 0.9, 1.0]) if values else [0] * 5
+            rows.append([cls if i == 0 else "", name, len(values), *(int(np.rint(v)) for v in q)])
+    return "mask area (pixels)\n" + table(["class", "generator", "n", "min", "p10", "median", "p90", "max"], rows)
 
 
 def _grouped(counts: Counter[tuple[str, str, str]]) -> list[list[Any]]:

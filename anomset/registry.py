@@ -64,7 +64,8 @@ class Registry(Generic[T]):
             raise UnknownNameError(self.unknown_message(name)) from None
 
     def unknown_message(self, name: str) -> str:
-        return f"unknown {self.kind} {name!r}; {did_you_mean(name, list(self._entries))}known: {', '.join(self.names())}"
+        hint = did_you_mean(name, list(self._entries))
+        return f"unknown {self.kind} {name!r}; {hint}known: {', '.join(self.names())}"
 
 
 def did_you_mean(name: object, known: list[str]) -> str:
@@ -75,8 +76,8 @@ def did_you_mean(name: object, known: list[str]) -> str:
 SOURCES: Registry = Registry("source", ("anomset.sources",))
 MASKS: Registry = Registry("mask strategy", ("anomset.masks",))
 SYNTHESIZERS: Registry = Registry("synthesizer", ("anomset.synth",))
-# Filled by the evaluation work (reference detectors) and the quality work (ARS scorers).
-DETECTORS: Registry = Registry("detector", ())
+# Detector modules import torch only when a detector trains, so listing them stays fast.
+DETECTORS: Registry = Registry("detector", ("anomset.evaluate.detectors",))
 QUALITY_FILTERS: Registry = Registry("quality filter", ("anomset.quality",))
 
 ALL_REGISTRIES: dict[str, Registry] = {

@@ -51,7 +51,8 @@ class SampleMeta:
     bbox: list[int]  # [x0, y0, x1, y1], exclusive end; [0, 0, 0, 0] for an empty mask
     cluster: str = ""
     ars_score: float = -1.0
-    redraws: int = 0
+    redraws: int = 0  # tries beyond the first, over every normal image tried
+    planned_source_key: str = ""  # the planned source; ``source_key`` differs when another normal was used
     data_hash: str = ""  # the dataset's identity: unchanged by metadata (name, version, card text)
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -73,8 +73,10 @@ def prepare(loaded: LoadedRecipe, cache_mib: int = DEFAULT_BUDGET_MIB) -> Prepar
     ``cache_mib`` bounds the memory this process keeps decoded source items in (speed only, never bytes).
     """
     source, index = open_source(loaded)
+    plan = make_plan(loaded, index)
     renderer = Renderer(loaded, source, index, ItemCache(cache_mib * MIB))
-    return Prepared(source, index, make_plan(loaded, index), renderer)
+    renderer.probe()  # an entry that cannot produce at all stops here, before anything is written
+    return Prepared(source, index, plan, renderer)
 
 
 def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = False,

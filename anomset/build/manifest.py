@@ -37,15 +37,23 @@ def build_manifest(name: str, version: str, recipe_hash: str, source: dict[str, 
     counts: dict[str, dict[str, Any]] = defaultdict(dict)
     for record in records:
         split = counts[record["class"]].setdefault(record["split"], {
-            "samples": 0, "anomalies": 0, "by_generator": Counter(), "by_defect_type": Counter()})
+            "samples": 0, "anomalies": 0, "by_generator": Counter(), "by_defect_type": Counter(), "by_entry": {}})
+        for entry, stats in record.get("by_entry", {}).items():
+            split["by_entry"].setdefault(entry, Counter()).update(stats)
         split["samples"] += record["samples"]
         split["anomalies"] += record["anomalies"]
         split["by_generator"].update(record["by_generator"])
         split["by_defect_type"].update(record["by_defect_type"])
+    # Per-class facts the renderer judged from the data (a record of an older build lacks them).
+    grayscale: dict[str, bool] = {}
+    for record in records:
+        grayscale[record["class"]] = grayscale.get(record["class"], True) and bool(record.get("grayscale", False))
     for splits in counts.values():
         for split in splits.values():
             split["by_generator"] = dict(sorted(split["by_generator"].items()))
             split["by_defect_type"] = dict(sorted(split["by_defect_type"].items()))
+            split["by_entry"] = {k: dict(sorted(v.items())) for k, v in
+                                 sorted(split["by_entry"].items(), key=lambda kv: entry_order(kv[0]))}
     return {
         "name": name,
         "version": version,
@@ -57,8 +65,39 @@ def build_manifest(name: str, version: str, recipe_hash: str, source: dict[str, 
         "versions": package_versions(),
         "total_samples": sum(r["samples"] for r in records),
         "counts": {k: dict(sorted(v.items())) for k, v in sorted(counts.items())},
-        "shards": [{k: r[k] for k in ("path", "class", "split", "samples", "anomalies", "bytes", "sha256",
-                                      "by_generator")}
+        "classes": {name: {"grayscale": gray} for name, gray in sorted(grayscale.items())},
+        "shards": [{**{k: r[k] for k in ("path", "class", "split", "samples", "anomalies", "bytes", "sha256",
+                                         "by_generator")}, "by_entry": r.get("by_entry", {})}
                    for r in records],
+        "fallbacks": fallback_totals(records),
     }
 
+
+def entry_order(name: str) -> int:
+    """Sort key of a ``generate[i]`` entry name: its index (so generate[10] follows generate[9])."""
+    return int(name[len("generate["):-1])
+
+
+def fallback_totals(records: list[dict[str, Any]]) -> dict[str, int]:
+    """Redraws and replaced sources over the whole build, from the shards' per-entry tallies."""
+    totals: Counter[str] = Counter({"redraws": 0, "redrawn": 0, "replaced_sources": 0})
+    for record in records:
+        for stats in record.get("by_entry", {}).values():
+            totals.update({k: stats.get(k, 0) for k in totals})
+    return dict(totals)
+
+
+def fallback_lines(manifest: dict[str, Any]) -> list[str]:
+    """What the redraw policy did, for the end of ``anomset build``: totals, then every entry where
+    most samples needed another normal image than planned (the recipe asks too much of the class)."""
+    totals = manifest.get("fallbacks") or {}
+    lines = [f"redraws: {totals.get('redraws', 0)} over {totals.get('redrawn', 0)} samples; "
+             f"{totals.get('replaced_sources', 0)} samples made from another normal image than planned"]
+    for cls, splits in manifest.get("counts", {}).items():
+        for split, counts in splits.items():
+            for entry, stats in counts.get("by_entry", {}).items():
+                if stats.get("samples") and 2 * stats.get("replaced_sources", 0) > stats["samples"]:
+                    lines.append(f"note: classes.{cls}.{entry} ({split}): {stats['replaced_sources']} of "
+                                 f"{stats['samples']} samples needed another normal image; widen its params or "
+                                 "lower min_visibility")
+    return lines

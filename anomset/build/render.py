@@ -10,7 +10,7 @@ import numpy as np
 
 from anomset.build.item_cache import ItemCache
 from anomset.build.plan import REAL, SYNTHETIC, SampleSpec
-from anomset.context import SampleContext
+from anomset.context import SampleContext, ShownDefect
 from anomset.errors import RecipeError, SynthesisError
 from anomset.masks.base import MaskStrategy, binarize
 from anomset.masks.foreground import connected_regions, estimate_foreground
@@ -18,10 +18,11 @@ from anomset.quality.base import Candidate, QualityFilter
 from anomset.quality.visibility import Visibility
 from anomset.recipe.load import LoadedRecipe
 from anomset.recipe.schema import GenerateSpec
-from anomset.rng import sample_rng
+from anomset.rng import derive_seed, sample_rng
 from anomset.sample import GOOD, Sample, SampleMeta, mask_stats
 from anomset.sources.base import LoadedItem, Source, SourceItem
-from anomset.synth.base import Synthesizer
+from anomset.synth.base import Synthesizer, SynthResult
+from anomset.synth.color import is_grayscale
 
 # Normals that the class-level foreground estimate looks at (evenly spaced over the train split).
 FOREGROUND_SAMPLE = 16
@@ -78,6 +79,8 @@ class ClassPool:
         # One cache per rank, shared by its classes: each source image is decoded once per build.
         self.cache = cache if cache is not None else ItemCache()
         self._estimate: np.ndarray | None = None
+        self.split_normals = {split: [i for i in items if i.is_normal and i.split == split]
+                              for split in ("train", "test")}
 
     def load(self, key: str) -> LoadedItem:
         """The item at the output size (decoded on first use, then kept within the cache's budget)."""
@@ -107,6 +110,15 @@ class ClassPool:
                     self.cache.put((self.class_name, key), self._finish(raw))
         return self._estimate
 
+    @functools.cached_property
+    def grayscale(self) -> bool:
+        """Whether the class is grey (R = G = B), judged once from up to ``FOREGROUND_SAMPLE`` normals
+        spread over the class; synthesizers then keep its anomalies grey too."""
+        normals = self.normals
+        step = max(1, len(normals) // FOREGROUND_SAMPLE)
+        picked = normals[::step][:FOREGROUND_SAMPLE]
+        return bool(picked) and all(is_grayscale(self.load(i.key).image) for i in picked)
+
     def other_normal(self, rng: np.random.Generator) -> np.ndarray:
         return self.load(self.normals[int(rng.integers(len(self.normals)))].key).image
 
@@ -117,6 +129,19 @@ class ClassPool:
     def _defect_masks(self) -> list[np.ndarray]:
         # Gathered once: mask strategies ask for them on every sample.
         return [m for m in (self.load(i.key).mask for i in self.train_defects) if m is not None]
+
+    def shown_defects(self) -> list[ShownDefect]:
+        return self._shown_defects
+
+    @functools.cached_property
+    def _shown_defects(self) -> list[ShownDefect]:
+        # The train-split defects: those the protocol showed to generators (never held-out test ones).
+        shown = []
+        for source_item in self.train_defects:
+            loaded = self.load(source_item.key)
+            if loaded.mask is not None and loaded.mask.any():
+                shown.append(ShownDefect(source_item.key, source_item.defect_type, loaded.image, loaded.mask))
+        return shown
 
 
 class Renderer:
@@ -141,6 +166,12 @@ class Renderer:
                     raise RecipeError(f"{entry.synthesizer} needs object components, but {class_name!r} is a texture",
                                       file=loaded.path, field=f"classes.{class_name}.generate[{i}].synthesizer",
                                       fix="use it on object classes only")
+                if synth.needs_shown_defects and not self.pools[class_name].train_defects:
+                    raise RecipeError(f"{entry.synthesizer} pastes real defects shown to generators, but class "
+                                      f"{class_name!r} shows none", file=loaded.path,
+                                      field=f"classes.{class_name}.shown_defects",
+                                      fix="set shown_defects (e.g. 1/3: a third of each real defect type) on a "
+                                          "source with real defects, or use another synthesizer")
                 self.entries[(class_name, i)] = (entry, synth, built.masks.get((class_name, i)))
                 # The filter stage: today the visibility check; quality filters (ARS) join this list.
                 self.filters[(class_name, i)] = [(Visibility(), entry.min_visibility)]
@@ -166,7 +197,7 @@ class Renderer:
         pool = self.pools[spec.class_name]
         item = pool.load(spec.source_key)
         base: dict[str, Any] = dict(key=spec.key, class_name=spec.class_name, split=spec.split,
-                                    source_key=spec.source_key, seed=seed,
+                                    source_key=spec.source_key, planned_source_key=spec.source_key, seed=seed,
                                     data_hash=self.loaded.data_hash)
         if spec.origin != SYNTHETIC:
             mask = item.mask if spec.origin == REAL and item.mask is not None else np.zeros(self.size, np.uint8)
@@ -180,10 +211,57 @@ class Renderer:
 
     def _synthesize(self, spec: SampleSpec, item: LoadedItem, pool: ClassPool, rng: np.random.Generator,
                     base: dict[str, Any]) -> Sample:
-        entry, synth, strategy = self.entries[(spec.class_name, spec.entry_index)]
+        entry = self.entries[(spec.class_name, spec.entry_index)][0]
+        made = self._produce(spec.class_name, spec.entry_index, spec.split, spec.source_key, item, rng)
+        result, mask_name, mask_params, source_key, redraws = made
+        as_normal = entry.label == "normal"
+        out_mask = np.zeros(self.size, np.uint8) if as_normal else binarize(result.mask)
+        area, bbox = mask_stats(out_mask)
+        meta = SampleMeta(defect_type=GOOD if as_normal else (entry.defect_type or entry.synthesizer),
+                          origin=SYNTHETIC, generator=entry.synthesizer, generator_params=result.params,
+                          mask_strategy=mask_name, mask_params=mask_params, mask_area=area, bbox=bbox,
+                          cluster=entry.cluster, redraws=redraws, **{**base, "source_key": source_key})
+        return Sample(result.image, out_mask, 0 if as_normal else 1, meta)
+
+    def _produce(self, class_name: str, entry_index: int, split: str, planned_key: str, item: LoadedItem,
+                 rng: np.random.Generator) -> tuple[SynthResult, str, dict[str, Any], str, int]:
+        """(result, mask strategy, mask params, source key used, redraws) for one synthetic sample.
+
+        The redraw policy: ``max_redraws + 1`` tries (each a new mask, so a new placement, and new
+        synthesis draws) on the planned normal; then the same on up to ``fallback_sources`` other
+        normals of the same class and split, in an order drawn from the sample's own ``rng``. Only a
+        sample that exhausts all of them stops the build: the entry, not one image, cannot produce.
+        """
+        entry = self.entries[(class_name, entry_index)][0]
+        pool = self.pools[class_name]
+        made = self._try_source(class_name, entry_index, item, pool, rng)
+        if made[0] is not None:
+            return (*made[:3], planned_key, made[3] - 1)  # type: ignore[return-value]
+        tries = made[3]
+        others = [n for n in pool.split_normals[split] if n.key != planned_key]
+        order = rng.permutation(len(others))[:entry.fallback_sources] if others else []
+        for position in order:
+            key = others[int(position)].key
+            made = self._try_source(class_name, entry_index, pool.load(key), pool, rng)
+            tries += made[3]
+            if made[0] is not None:
+                return (*made[:3], key, tries - 1)  # type: ignore[return-value]
+        where = f"on {planned_key}"
+        if len(order):
+            where += f" nor on {len(order)} other {split} normals of the class"
+        raise SynthesisError(
+            f"{entry.synthesizer} made no visible anomaly (mean change >= {entry.min_visibility}) {where} "
+            f"({entry.max_redraws + 1} tries each)", file=self.loaded.path,
+            field=f"classes.{class_name}.generate[{entry_index}]",
+            fix="widen the params (opacity, area), lower min_visibility, or raise max_redraws / fallback_sources")
+
+    def _try_source(self, class_name: str, entry_index: int, item: LoadedItem, pool: ClassPool,
+                    rng: np.random.Generator) -> tuple[SynthResult | None, str, dict[str, Any], int]:
+        """(result or None, mask strategy, mask params, tries made) on one normal image."""
+        entry, synth, strategy = self.entries[(class_name, entry_index)]
         restrict = entry.mask.foreground if entry.mask is not None else True
         foreground = item.foreground if restrict and item.foreground is not None else np.full(self.size, 255, np.uint8)
-        context = SampleContext(spec.class_name, foreground, item.regions, pool, pool.is_texture)
+        context = SampleContext(class_name, foreground, item.regions, pool, pool.is_texture, pool.grayscale)
         as_normal = entry.label == "normal"
         for attempt in range(entry.max_redraws + 1):
             mask, mask_name, mask_params = None, "", {}
@@ -195,17 +273,20 @@ class Renderer:
                 if not mask.any():
                     continue
             result = synth.apply(item.image, mask, context, rng)
-            candidate = Candidate(spec.class_name, item.image, result.image, result.mask)
-            if as_normal or self.passes_filters((spec.class_name, spec.entry_index), candidate):
-                out_mask = np.zeros(self.size, np.uint8) if as_normal else binarize(result.mask)
-                area, bbox = mask_stats(out_mask)
-                meta = SampleMeta(defect_type=GOOD if as_normal else (entry.defect_type or entry.synthesizer),
-                                  origin=SYNTHETIC, generator=entry.synthesizer, generator_params=result.params,
-                                  mask_strategy=mask_name, mask_params=mask_params, mask_area=area, bbox=bbox,
-                                  cluster=entry.cluster, redraws=attempt, **base)
-                return Sample(result.image, out_mask, 0 if as_normal else 1, meta)
-        raise SynthesisError(
-            f"{entry.synthesizer} made no visible anomaly (mean change >= {entry.min_visibility}) in "
-            f"{entry.max_redraws + 1} tries on {spec.source_key}", file=self.loaded.path,
-            field=f"classes.{spec.class_name}.generate[{spec.entry_index}]",
-            fix="widen the params (opacity, area) or lower min_visibility")
+            candidate = Candidate(class_name, item.image, result.image, result.mask)
+            if as_normal or self.passes_filters((class_name, entry_index), candidate):
+                return result, mask_name, mask_params, attempt + 1
+        return None, "", {}, entry.max_redraws + 1
+
+    def probe(self) -> None:
+        """Render one sample of every generation entry before anything is written (same policy, fixed
+        seeds), so an entry that cannot produce at all stops the build before its first shard."""
+        for (class_name, entry_index), (entry, _, _) in sorted(self.entries.items()):
+            normals = self.pools[class_name].split_normals[entry.split]
+            if entry.count == 0 or not normals:
+                continue
+            self.set_up_class(class_name)
+            rng = np.random.default_rng(derive_seed(self.loaded.data_hash, class_name, entry_index, "probe"))
+            planned = normals[int(rng.integers(len(normals)))].key
+            self._produce(class_name, entry_index, entry.split, planned, self.pools[class_name].load(planned), rng)
+

@@ -7,12 +7,23 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from anomset.build.manifest import entry_order
 from anomset.build.plan import ShardSpec
 from anomset.build.render import Renderer
 from anomset.build.shards import encode_sample, write_tar
 from anomset.build.state import OutputState
 from anomset.dataset.contract import PARTIAL_SUFFIX
-from anomset.sample import generator_label
+from anomset.sample import SampleMeta, generator_label
+
+# Per generation entry and shard: samples, tries beyond the first, samples whose first try failed,
+# samples made from another normal than planned (merged into manifest.json, shown by build and card).
+FALLBACK_STATS = {"samples": 0, "redraws": 0, "redrawn": 0, "replaced_sources": 0}
+
+
+def fallback_stats(meta: SampleMeta) -> dict[str, int]:
+    """One synthetic sample's contribution to ``FALLBACK_STATS``."""
+    return {"samples": 1, "redraws": meta.redraws, "redrawn": int(meta.redraws > 0),
+            "replaced_sources": int(meta.source_key != meta.planned_source_key)}
 
 
 def write_shard(shard: ShardSpec, renderer: Renderer, state: OutputState, compression: int,
@@ -21,6 +32,7 @@ def write_shard(shard: ShardSpec, renderer: Renderer, state: OutputState, compre
     by_generator: Counter[str] = Counter()
     by_defect: Counter[str] = Counter()
     anomalies = 0
+    by_entry: dict[str, Counter[str]] = {}
 
     def members():
         nonlocal anomalies
@@ -29,6 +41,9 @@ def write_shard(shard: ShardSpec, renderer: Renderer, state: OutputState, compre
             by_generator[generator_label(sample.meta.generator, sample.meta.origin)] += 1
             by_defect[sample.meta.defect_type] += 1
             anomalies += sample.label
+            if spec.entry_index >= 0:
+                tally = by_entry.setdefault(f"generate[{spec.entry_index}]", Counter(FALLBACK_STATS))
+                tally.update(fallback_stats(sample.meta))
             yield spec.key, encode_sample(sample, compression)
             on_sample()
 
@@ -45,6 +60,8 @@ def write_shard(shard: ShardSpec, renderer: Renderer, state: OutputState, compre
         "path": shard.relpath, "class": shard.class_name, "split": shard.split,
         "samples": len(shard.samples), "anomalies": anomalies, "bytes": size, "sha256": sha256,
         "by_generator": dict(sorted(by_generator.items())), "by_defect_type": dict(sorted(by_defect.items())),
+        "grayscale": renderer.pools[shard.class_name].grayscale,
+        "by_entry": {k: dict(v) for k, v in sorted(by_entry.items(), key=lambda kv: entry_order(kv[0]))},
     }
     state.mark_done(shard.relpath, record)
     return record

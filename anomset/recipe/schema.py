@@ -93,7 +93,9 @@ class GenerateSpec(StrictModel):
     defect_type: str | None = Field(default=None, description="label in the json; default: synthesizer name")
     cluster: str = ""
     min_visibility: float = Field(default=2.0, ge=0, description="mean |change| inside the mask, 0-255 scale")
-    max_redraws: int = Field(default=20, ge=0, le=1000)
+    max_redraws: int = Field(default=20, ge=0, le=1000, description="tries beyond the first on one normal image")
+    fallback_sources: int = Field(default=4, ge=0, le=1000,
+                                  description="other normals of the class and split to try when one cannot host it")
 
     @field_validator("defect_type")
     @classmethod

@@ -61,6 +61,26 @@ class RootParams(StrictModel):
         return subfolders(root)
 
 
+class TexturesParams(RootParams):
+    """``textures``: classes of ``root`` that are surfaces (all foreground), added to those the
+    source already knows (e.g. MVTec AD's carpet, grid, leather, tile, wood)."""
+
+    textures: list[str] = Field(default_factory=list,
+                                description="classes that are textures (added to the built-in ones)")
+
+    @field_validator("textures")
+    @classmethod
+    def _known_textures(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        root = info.data.get("root")
+        if root is None:
+            return sorted(set(value))
+        available = cls.discover(root)
+        for name in value:
+            if name not in available:
+                raise ValueError(f"unknown class {name!r}; {root} has: {', '.join(available) or 'none'}")
+        return sorted(set(value))
+
+
 @dataclass(frozen=True)
 class Entry:
     """An item and the files it is read from (several masks are united)."""
@@ -109,7 +129,7 @@ class FileSource(Source):
         return [entry.item for entry in self._entries(class_name).values()]
 
     def is_texture(self, class_name: str) -> bool:
-        return class_name in self.TEXTURES
+        return class_name in self.TEXTURES or class_name in getattr(self.params, "textures", ())
 
     def load(self, item: SourceItem) -> LoadedItem:
         entry = self._entries(item.class_name).get(item.key)

@@ -5,7 +5,9 @@
     root/<class>/test/<defect_type>/*.png               real defects
     root/<class>/ground_truth/<defect_type>/<stem>_mask.png
 
-Keys are ``<class>/<split>/<defect_type>/<stem>``. carpet, grid, leather, tile and wood are textures.
+Keys are ``<class>/<split>/<defect_type>/<stem>``. carpet, grid, leather, tile and wood are textures;
+``textures: [...]`` adds the classes of your own set in this layout that are surfaces too (they
+skip the foreground estimate).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from anomset.sources.base import SourceItem
 from anomset.sources.layout import (
     Entry,
     FileSource,
-    RootParams,
+    TexturesParams,
     find_mask,
     images_in,
     item_key,
@@ -29,8 +31,9 @@ from anomset.sources.layout import (
 LAYOUT = "root/<class>/train/good/*.png"
 
 
-class MVTecTreeParams(RootParams):
-    """Classes are the folders of ``root`` that hold a ``train`` folder (MVTec AD and LOCO)."""
+class MVTecTreeParams(TexturesParams):
+    """Classes are the folders of ``root`` that hold a ``train`` folder (MVTec AD and LOCO);
+    ``textures`` names more surface classes than the built-in ones."""
 
     @classmethod
     def discover(cls, root: Path) -> list[str]:

@@ -8,6 +8,7 @@
 
 A defect's mask is the union of its region files; their pixels are region ids, so any non-zero
 pixel counts. Keys are ``<class>/<folder>/<defect_type>/<stem>`` (folder: train, validation, test).
+LOCO's classes are objects; ``textures: [...]`` marks classes of a set in this layout as surfaces.
 """
 
 from __future__ import annotations

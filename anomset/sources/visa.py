@@ -9,6 +9,8 @@ names no finer type). Masks hold region ids, so any non-zero pixel counts. Anoth
 the same columns (the few-shot ones put anomalies in train) is chosen with ``split_file``; with
 ``split_file: null`` the per-object folders are read directly: normals split evenly by
 ``test_fraction``, every anomaly in test. Keys are ``<object>/<split>/<good|anomaly>/<stem>``.
+VisA's own objects are all objects; ``textures: [...]`` marks classes of a set in this layout as
+surfaces (all foreground, no foreground estimate).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from anomset.sources.base import SourceItem
 from anomset.sources.layout import (
     Entry,
     FileSource,
-    RootParams,
+    TexturesParams,
     even_split,
     find_mask,
     images_in,
@@ -39,7 +41,7 @@ COLUMNS = ("object", "split", "label", "image", "mask")
 LABELS = {"normal": GOOD, "anomaly": ANOMALY}
 
 
-class VisAParams(RootParams):
+class VisAParams(TexturesParams):
     split_file: str | None = Field(default="split_csv/1cls.csv",
                                    description="split csv relative to root; null: read the folders")
     test_fraction: float = Field(default=0.2, ge=0.0, lt=1.0, description="test normals when split_file is null")

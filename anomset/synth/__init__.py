@@ -1,7 +1,17 @@
 """Synthesizers: one module per method, all behind ``Synthesizer.propose_mask`` / ``apply``."""
 
-from anomset.synth import cutpaste, cutpaste_scar, draem, logical, near_distribution, nsa, rotation, texture_blend
+from anomset.synth import (
+           cutpaste,
+           cutpaste_scar,
+           draem,
+           logical,
+           near_distribution,
+           nsa,
+           real_paste,
+           rotation,
+           texture_blend,
+)
 from anomset.synth.base import Synthesizer, SynthResult
 
 __all__ = ["SynthResult", "Synthesizer", "cutpaste", "cutpaste_scar", "draem", "logical", "near_distribution",
-           "nsa", "rotation", "texture_blend"]
+           "nsa", "real_paste", "rotation", "texture_blend"]

@@ -40,6 +40,8 @@ class Synthesizer(Configurable):
     uses_mask: ClassVar[bool] = True
     # False for methods that need object components (logical): a recipe may not use them on textures.
     for_textures: ClassVar[bool] = True
+    # True for methods that paste the class's shown real defects: a build without any is refused at setup.
+    needs_shown_defects: ClassVar[bool] = False
 
     def setup(self, pool: ClassPool, device: str = "cpu") -> None:
         """Prepare for one class, once, on the rank that builds it: texture banks, models on ``device``.

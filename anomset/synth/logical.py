@@ -1,5 +1,7 @@
 """Logical anomalies (MVTec LOCO / ComGEN style): a component missing, duplicated, recoloured or moved.
 
+On a grayscale class a recoloured component gets another grey level and repainted places stay grey.
+
 Components are ``context.regions`` (or, when the source gives none, the connected components of
 the foreground). The mask is every pixel whose meaning changed: the vacated place of a removed or
 moved component (grown by ``halo`` to take its anti-aliased rim), the new place of a copy, the
@@ -38,11 +40,12 @@ def grow(mask: np.ndarray, pixels: int) -> np.ndarray:
 
 
 def fill_background(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray, foreground: np.ndarray,
-                    method: str, rng: np.random.Generator) -> np.ndarray:
+                    method: str, rng: np.random.Generator, grayscale: bool = False) -> np.ndarray:
     """``image`` with ``hole`` repainted from its surroundings; pixels outside the hole unchanged.
 
     ``median``: the median colour of a ring around the hole (on the object when the ring touches it,
-    never on other components), with the ring's own noise. ``inpaint``: OpenCV's Telea inpainting.
+    never on other components), with the ring's own noise (one noise value for all channels on a
+    grayscale class, so the fill stays grey). ``inpaint``: OpenCV's Telea inpainting.
     """
     out = image.copy()
     inside = hole > 0
@@ -60,7 +63,7 @@ def fill_background(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray, fore
     colour = np.median(pixels, axis=0)
     # Robust (MAD) spread: thin structures crossing the ring (traces, edges) must not pass for noise.
     spread = np.clip(1.4826 * np.median(np.abs(pixels - colour), axis=0), 0.0, 6.0)
-    noise = rng.normal(0.0, 1.0, (int(inside.sum()), 3)).astype(np.float32) * spread
+    noise = rng.normal(0.0, 1.0, (int(inside.sum()), 1 if grayscale else 3)).astype(np.float32) * spread
     out[inside] = np.clip(np.rint(colour + noise), 0, 255).astype(np.uint8)
     return out
 
@@ -179,7 +182,8 @@ class Logical(Synthesizer):
             if i != index:
                 others |= r
         hole &= ~others
-        return fill_background(image, hole, others, context.foreground, self.params.fill, rng), hole
+        filled = fill_background(image, hole, others, context.foreground, self.params.fill, rng, context.grayscale)
+        return filled, hole
 
     def _place(self, regions: list[np.ndarray], index: int, context: SampleContext,
                rng: np.random.Generator) -> tuple[np.ndarray, int, int, str] | None:
@@ -232,9 +236,13 @@ class Logical(Synthesizer):
         mean = pixels.mean(axis=0)
         best, best_distance = mean, -1.0
         for _ in range(32):
-            hsv = np.array([[[rng.uniform(0.0, 180.0), uniform(rng, p.saturation) * 255.0,
-                              uniform(rng, p.value) * 255.0]]], np.float32)
-            colour = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
+            if context.grayscale:
+                # A grey class gets another grey: only the value (brightness) is drawn.
+                colour = np.full(3, np.rint(uniform(rng, p.value) * 255.0), np.float32)
+            else:
+                hsv = np.array([[[rng.uniform(0.0, 180.0), uniform(rng, p.saturation) * 255.0,
+                                  uniform(rng, p.value) * 255.0]]], np.float32)
+                colour = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
             distance = float(np.linalg.norm(colour - mean))
             if distance > best_distance:
                 best, best_distance = colour, distance

@@ -3,11 +3,16 @@ framework for anomaly detection"): a texture blended into a Perlin mask, I_a = (
 
 ``transparent`` draws β from a range; ``opaque`` is the same with β = 1 (the texture replaces the
 pixels). Both share ``TextureBlend``; they differ only in how β is chosen.
+
+On a grayscale class (``context.grayscale``) the texture is brought to its luminance in all three
+channels, so the output stays R = G = B. ``match_fill`` optionally gives the texture the mean (and
+contrast) of the pixels it covers, for fills that read as the same material gone wrong rather
+than a foreign object.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -19,7 +24,7 @@ from anomset.masks.perlin import PerlinMask
 from anomset.ranges import UnitRange
 from anomset.registry import SYNTHESIZERS
 from anomset.synth.base import Synthesizer, SynthResult
-from anomset.synth.color import blend_in_box
+from anomset.synth.color import blend_in_box, luminance_rgb, match_fill
 from anomset.synth.patching import mask_box
 from anomset.synth.texture_augment import augment_texture
 from anomset.synth.textures import TextureBank
@@ -29,6 +34,8 @@ class TextureBlendParams(StrictModel):
     texture_dir: str | None = Field(default=None, description="folder of texture images (default: built-in)")
     threshold: float = Field(default=0.5, ge=-1.0, le=1.0, description="Perlin threshold (own mask)")
     augmentations: int = Field(default=0, ge=0, le=6, description="random DRAEM texture augmentations")
+    match_fill: Literal["none", "mean", "mean_std"] = Field(
+        default="none", description="match the texture's mean (and std) to the pixels it covers")
 
 
 class TransparentParams(TextureBlendParams):
@@ -58,12 +65,17 @@ class TextureBlend(Synthesizer):
     def synthesize(self, image: np.ndarray, mask: np.ndarray | None, context: SampleContext,
                    rng: np.random.Generator) -> SynthResult:
         box = mask_box(mask)  # texture work only where it is seen
-        texture, texture_name = self._textures.draw(image.shape[:2], rng, box)
-        texture, ops = augment_texture(texture, rng, self.params.augmentations)
+        drawn = self._textures.draw(image.shape[:2], rng, box)
+        texture, ops = augment_texture(drawn.image, rng, self.params.augmentations)
+        if context.grayscale:
+            texture = luminance_rgb(texture)
+        y0, y1, x0, x1 = box
+        texture = match_fill(texture, image[y0:y1, x0:x1], np.ascontiguousarray(mask[y0:y1, x0:x1]),
+                             self.params.match_fill, context.grayscale)
         weight = self.weight(rng)
         out = blend_in_box(image, texture, mask, weight, box)
-        return SynthResult(out, mask, {"texture": texture_name, "augmentations": ops,
-                                       self.weight_name: round(weight, 4)})
+        return SynthResult(out, mask, {"texture": drawn.name, "texture_family": drawn.family,
+                                       "augmentations": ops, self.weight_name: round(weight, 4)})
 
 
 @SYNTHESIZERS.register("transparent")

@@ -1,33 +1,44 @@
-"""Anomaly texture sources for DRAEM-style methods: a user folder (e.g. DTD) or built-in textures."""
+"""Anomaly texture sources for DRAEM-style methods: a user folder (e.g. DTD) or the built-in bank.
+
+The built-in bank holds material textures only: the three scikit-image ships in its wheel (brick,
+grass, gravel; no download) and four procedural families (``procedural.FAMILIES``). Every draw
+says which family it came from, so a sample's json tells a photo fill from a generated one.
+"""
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from anomset.errors import SourceError
-from anomset.masks.perlin import Window, perlin_noise
+from anomset.masks.perlin import Window
+from anomset.synth.procedural import FAMILIES, colour_ramp
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-# Real photographs scikit-image ships inside its wheel (no download): textured, varied colour.
-_SKIMAGE_TEXTURES = ("brick", "grass", "gravel", "coffee", "chelsea", "hubble_deep_field",
-                     "immunohistochemistry", "rocket", "astronaut", "moon", "cell", "coins")
-PROCEDURAL = "procedural"
+# Material photographs inside scikit-image's wheel (512×512 grayscale). Its other sample images
+# (faces, animals, a rocket, galaxies, coins...) are scenes, not materials, and stay out.
+SKIMAGE_TEXTURES = ("brick", "grass", "gravel")
+PHOTO = "photo"    # family of a built-in photograph
+FOLDER = "folder"  # family of an image from texture_dir
+
+
+@dataclass(frozen=True)
+class Texture:
+    """A drawn texture (uint8 RGB, window-sized), which image or generator made it, and its family."""
+
+    image: np.ndarray
+    name: str
+    family: str
 
 
 @functools.lru_cache(maxsize=8)
-def _folder_files(folder: str) -> tuple[str, ...]:
-    """The folder's image files, relative to it, in the bank's order (samples record these names)."""
+def _load_folder(folder: str) -> tuple[tuple[str, np.ndarray], ...]:
     root = Path(folder)
-    return tuple(p.relative_to(root).as_posix() for p in sorted(root.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-@functools.lru_cache(maxsize=8)
-def _load_folder(folder: str) -> tuple[np.ndarray, ...]:
-    files = [Path(folder) / name for name in _folder_files(folder)]
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise SourceError("no texture images found", file=folder,
                           fix=f"put {', '.join(IMAGE_SUFFIXES)} files there or drop texture_dir")
@@ -36,40 +47,22 @@ def _load_folder(folder: str) -> tuple[np.ndarray, ...]:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise SourceError("cannot decode texture image", file=str(path), fix="remove or replace it")
-        images.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        # Named by the path inside the folder: a sample's json never carries where the folder lives.
+        images.append((path.relative_to(root).as_posix(), cv2.cvtColor(image, cv2.COLOR_BGR2RGB)))
     return tuple(images)
 
 
 @functools.lru_cache(maxsize=1)
-def _load_builtin() -> tuple[np.ndarray, ...]:
+def _load_builtin() -> tuple[tuple[str, np.ndarray], ...]:
     import skimage.data
 
     images = []
-    for name in _SKIMAGE_TEXTURES:
+    for name in SKIMAGE_TEXTURES:
         image = np.asarray(getattr(skimage.data, name)())
-        if image.ndim == 2:
-            image = np.repeat(image[..., None], 3, axis=2)
-        images.append(np.ascontiguousarray(image[..., :3]).astype(np.uint8))
+        if image.ndim == 3:
+            image = cv2.cvtColor(np.ascontiguousarray(image[..., :3]), cv2.COLOR_RGB2GRAY)
+        images.append((name, np.ascontiguousarray(image, dtype=np.uint8)))
     return tuple(images)
-
-
-def procedural_texture(shape: tuple[int, int], rng: np.random.Generator,
-                       window: Window | None = None) -> np.ndarray:
-    """Coloured multi-octave gradient noise, so anomalies are not limited to the shipped photos.
-
-    With ``window`` = (y0, y1, x0, x1) only that part is computed (contrast stretched over it).
-    """
-    cells = int(2 ** rng.integers(1, 5))
-    channels = []
-    for _ in range(3):
-        noise = perlin_noise(shape, (cells, cells), rng, window)
-        noise += 0.5 * perlin_noise(shape, (cells * 2, cells * 2), rng, window)
-        channels.append(noise)
-    tex = cv2.merge(channels)
-    low, high = sorted(rng.uniform(0, 255, 2))
-    span = max(1e-6, float(tex.max() - tex.min()))
-    # One affine map: [min, max] of the noise → [low, high].
-    return cv2.convertScaleAbs(tex, alpha=(high - low) / span, beta=low - float(tex.min()) * (high - low) / span)
 
 
 def resized_window(image: np.ndarray, shape: tuple[int, int], window: Window) -> np.ndarray:
@@ -86,33 +79,40 @@ def resized_window(image: np.ndarray, shape: tuple[int, int], window: Window) ->
 
 
 class TextureBank:
-    """Draws texture crops at a requested size from a folder or the built-in set."""
+    """Draws texture crops at a requested size from a folder or the built-in bank.
 
-    def __init__(self, folder: str | None = None, procedural_share: float = 0.25) -> None:
+    Built-in draws are procedural with probability ``procedural_share`` (the family uniform among
+    ``procedural.FAMILIES``), else a crop of a material photograph; the photographs are grayscale
+    and are coloured through a random two-colour ramp half of the time. A folder is used as is.
+    """
+
+    def __init__(self, folder: str | None = None, procedural_share: float = 0.5) -> None:
         self.folder = folder
         self.procedural_share = procedural_share
 
-    def images(self) -> tuple[np.ndarray, ...]:
+    def images(self) -> tuple[tuple[str, np.ndarray], ...]:
+        """(name, image) of every image the bank crops from."""
         return _load_folder(self.folder) if self.folder else _load_builtin()
 
-    def draw(self, shape: tuple[int, int], rng: np.random.Generator,
-             window: Window | None = None) -> tuple[np.ndarray, str]:
-        """A texture of ``shape`` (uint8 RGB) and a name saying which one was used.
-
-        With ``window`` = (y0, y1, x0, x1), only that part of the texture (callers that blend under a
-        mask need no more).
-        """
-        y0, y1, x0, x1 = window if window is not None else (0, shape[0], 0, shape[1])
+    def draw(self, shape: tuple[int, int], rng: np.random.Generator, window: Window | None = None) -> Texture:
+        """A texture of ``shape``; with ``window`` = (y0, y1, x0, x1), only that part of it (callers
+        that blend under a mask need no more)."""
+        window = window if window is not None else (0, shape[0], 0, shape[1])
         if self.folder is None and rng.random() < self.procedural_share:
-            return procedural_texture(shape, rng, window), PROCEDURAL
+            names = tuple(FAMILIES)
+            family = names[int(rng.integers(len(names)))]
+            return Texture(FAMILIES[family](shape, rng, window), family, family)
         images = self.images()
-        index = int(rng.integers(len(images)))
-        image = images[index]
+        name, image = images[int(rng.integers(len(images)))]
         ih, iw = image.shape[:2]
         crop = float(rng.uniform(0.3, 1.0))
         ch, cw = max(8, int(ih * crop)), max(8, int(iw * crop))
         y, x = int(rng.integers(ih - ch + 1)), int(rng.integers(iw - cw + 1))
-        patch = resized_window(image[y:y + ch, x:x + cw], shape, (y0, y1, x0, x1))
-        # A relative name: the folder is a location, like a source's root, and never goes into a sample.
-        name = _SKIMAGE_TEXTURES[index] if self.folder is None else f"texture_dir:{_folder_files(self.folder)[index]}"
-        return patch, name
+        patch = resized_window(np.ascontiguousarray(image[y:y + ch, x:x + cw]), shape, window)
+        if self.folder is not None:
+            return Texture(patch, f"texture_dir:{name}", FOLDER)
+        if rng.random() < 0.5:
+            patch = colour_ramp(patch.astype(np.float32) / np.float32(255.0), rng)
+        else:
+            patch = cv2.merge([patch, patch, patch])
+        return Texture(patch, name, PHOTO)

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from anomset.build.launch import prepare
+from anomset.build.launch import open_source
+from anomset.build.plan import make_plan
+from anomset.build.render import Renderer
 from anomset.recipe import load_recipe
 from anomset.registry import SOURCES, SYNTHESIZERS
 from anomset.synth.base import Synthesizer
@@ -39,10 +41,12 @@ def test_setup_runs_once_per_class_and_only_for_classes_rendered(tmp_path: Path,
         calls.append((self.registry_name, pool.class_name, device))
 
     monkeypatch.setattr(Synthesizer, "setup", recording_setup)
-    prepared = prepare(load_recipe(write_recipe(tmp_path / "tiny.yaml", tiny_recipe())))
-    bricks = [spec for shard in prepared.plan if shard.class_name == "brick" for spec in shard.samples]
+    loaded = load_recipe(write_recipe(tmp_path / "tiny.yaml", tiny_recipe()))
+    source, index = open_source(loaded)
+    renderer = Renderer(loaded, source, index)  # without the build's pre-flight probe, which sets up every class
+    bricks = [spec for shard in make_plan(loaded, index) if shard.class_name == "brick" for spec in shard.samples]
     for spec in bricks:
-        prepared.renderer.render(spec)
+        renderer.render(spec)
     assert sorted(calls) == [("cutpaste", "brick", "cpu"), ("draem", "brick", "cpu")]
 
 
@@ -63,9 +67,10 @@ def test_a_quality_filter_in_the_filter_stage_makes_the_renderer_redraw(tmp_path
             self.seen += 1
             return 1.0 if self.seen > 2 else 0.0
 
-    prepared = prepare(load_recipe(write_recipe(tmp_path / "tiny.yaml", tiny_recipe())))
-    renderer = prepared.renderer
-    spec = next(s for shard in prepared.plan for s in shard.samples if s.origin == SYNTHETIC)
+    loaded = load_recipe(write_recipe(tmp_path / "tiny.yaml", tiny_recipe()))
+    source, index = open_source(loaded)
+    renderer = Renderer(loaded, source, index)
+    spec = next(s for shard in make_plan(loaded, index) for s in shard.samples if s.origin == SYNTHETIC)
     picky = RejectsTwice()
     renderer.filters[(spec.class_name, spec.entry_index)].append((picky, 0.5))
     sample = renderer.render(spec)

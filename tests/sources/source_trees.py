@@ -106,3 +106,33 @@ def folder_tree(root: Path, classes: tuple[str, ...] = ("fabric", "widget"), nor
 def _mkdir(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def surface(seed: int, size: int = SIZE, frame: int = 6) -> np.ndarray:
+    """A textured surface with a flat frame round it: the border-colour foreground estimate would
+    take the inside for an object, which a texture class must not get."""
+    out = cv2.resize(np.random.default_rng(seed).integers(0, 255, (12, 12, 3)).astype(np.uint8), (size, size),
+                     interpolation=cv2.INTER_NEAREST)
+    out[:frame], out[-frame:], out[:, :frame], out[:, -frame:] = 128, 128, 128, 128
+    return out
+
+
+def mvtec_surface_tree(root: Path, name: str = "steel_sheet", train: int = 4) -> Path:
+    """One MVTec-layout class of framed surfaces (a user's own surface set), with one defect type."""
+    for i in range(train):
+        write(root / name / "train" / "good" / f"{i:03d}.png", surface(400 + i))
+    write(root / name / "test" / "good" / "000.png", surface(450))
+    write(root / name / "test" / "dent" / "000.png", surface(460))
+    write(root / name / "ground_truth" / "dent" / "000_mask.png", blob(460))
+    return root
+
+
+def gray_folder_tree(root: Path, gray: str = "steel", colour: str = "widget", normals: int = 8) -> Path:
+    """A ``folder`` tree with a grayscale class of textured surfaces (single-channel PNGs, as grey sets
+    are stored) and a colour class; both have foreground masks and one dent defect type."""
+    folder_tree(root, classes=(gray, colour), normals=normals)
+    images = sorted([*(root / gray / "good").glob("*.png"), *(root / gray / "defects").rglob("*.png")])
+    for k, path in enumerate(images):
+        small = np.random.default_rng(500 + k).integers(30, 230, (16, 16)).astype(np.uint8)
+        assert cv2.imwrite(str(path), cv2.resize(small, (SIZE, SIZE), interpolation=cv2.INTER_LINEAR))
+    return root

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from anomset.registry import SYNTHESIZERS
 from tests.helpers import assert_ranges_validated
-from tests.synth.conftest import context_for, synthesize
+from tests.synth.conftest import context_for, gray_context_for, synthesize
 
 NAMES = SYNTHESIZERS.names()
 SEEDS = (0, 1, 2)
@@ -89,3 +89,21 @@ def test_empty_mask_changes_nothing(name):
     synth = SYNTHESIZERS.get(name)()
     result = synth.apply(image, np.zeros(image.shape[:2], np.uint8), context, np.random.default_rng(0))
     assert not result.mask.any() and np.array_equal(result.image, image)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("class_name", ["board", "brick"])
+def test_grayscale_input_stays_grayscale(name, class_name):
+    """A grey class (R = G = B everywhere, pool included) gets grey anomalies only: no colour cue."""
+    synth = SYNTHESIZERS.get(name)()
+    if class_name == "brick" and not synth.for_textures:
+        pytest.skip("this synthesizer declares it needs object components (for_textures = False)")
+    image, context = gray_context_for(class_name)
+    changed = 0
+    for seed in range(8):
+        _, result = synthesize(synth, image, context, seed)
+        out = result.image
+        assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2]), (
+            f"seed {seed} brought colour into a grayscale image: {result.params}")
+        changed += bool(result.mask.any())
+    assert changed >= 4, "the grayscale path must still make anomalies"
