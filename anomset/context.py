@@ -29,6 +29,10 @@ class ClassPool(Protocol):
         """Real defect masks of the class that generators may see, at the output size."""
         ...
 
+    def normal_images(self, limit: int | None = None) -> list[np.ndarray]:
+        """The class's normals at the output size, at most ``limit`` evenly spaced (fits such as ARS)."""
+        ...
+
     def shown_defects(self) -> list[ShownDefect]:
         """The real defects generators may see (never held-out ones), with a non-empty mask each."""
         ...
@@ -52,6 +56,16 @@ class ImagePool:
 
     def shown_defects(self) -> list[ShownDefect]:
         return self._shown
+
+    def normal_images(self, limit: int | None = None) -> list[np.ndarray]:
+        return evenly_spaced(self.normals, limit)
+
+
+def evenly_spaced(items: list, limit: int | None) -> list:
+    """At most ``limit`` of ``items``, spread evenly over the list (all of them when ``limit`` is None)."""
+    if limit is None or len(items) <= limit:
+        return list(items)
+    return [items[i * len(items) // limit] for i in range(limit)]
 
 
 @dataclass

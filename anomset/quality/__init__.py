@@ -1,3 +1,6 @@
-"""Quality filters: scores that decide whether a synthetic candidate is kept (``QUALITY_FILTERS``)."""
+"""Quality filters: scores that decide whether a synthetic candidate is kept (``QUALITY_FILTERS``).
 
-from anomset.quality import visibility  # noqa: F401  (registers the built-in filters)
+Importing this package stays cheap: ``ars`` imports torch and transformers only when it fits.
+"""
+
+from anomset.quality import ars, visibility  # noqa: F401  (registers the built-in filters)
