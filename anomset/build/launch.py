@@ -85,11 +85,14 @@ class Prepared:
     skipped: set[str]  # defects the file check left out (``empty_masks: skip``)
 
 
-def prepare(loaded: LoadedRecipe, cache_mib: int = DEFAULT_BUDGET_MIB, progress: bool = False) -> Prepared:
+def prepare(loaded: LoadedRecipe, cache_mib: int = DEFAULT_BUDGET_MIB, progress: bool = False,
+            probe: bool = True) -> Prepared:
     """Open and check the source, plan every shard and instantiate every component (all checks that need
     no output folder).
 
     ``cache_mib`` bounds the memory this process keeps decoded source items in (speed only, never bytes).
+    ``probe``: render one sample per generation entry (``Renderer.probe``); a multi-process build does it
+    on rank 0 only.
     """
     report = CheckReport()
     source, index = open_source(loaded, report, progress)
@@ -100,7 +103,8 @@ def prepare(loaded: LoadedRecipe, cache_mib: int = DEFAULT_BUDGET_MIB, progress:
             test_samples[shard.class_name] = test_samples.get(shard.class_name, 0) + len(shard.samples)
     report.findings += split_findings(loaded.path, index, test_samples)
     renderer = Renderer(loaded, source, index, ItemCache(cache_mib * MIB))
-    renderer.probe()  # an entry that cannot produce at all stops here, before anything is written
+    if probe:
+        renderer.probe()  # an entry that cannot produce at all stops here, before anything is written
     return Prepared(source, index, plan, renderer, report, set(report.skipped))
 
 
@@ -127,7 +131,8 @@ def run_build(loaded: LoadedRecipe, out_dir: Path | str, *, overwrite: bool = Fa
 
 
 def _prepare_ranked(ranks: Ranks, loaded: LoadedRecipe, cache_mib: int, progress: bool) -> Prepared:
-    """Rank 0 checks the source files first; the others wait, then find every answer in the check's cache."""
+    """Rank 0 checks the source files and probes every entry first; the others wait, then find every
+    answer in the check's cache and set up only the classes they build."""
     if ranks.world == 1:
         return prepare(loaded, cache_mib, progress)
     error: AnomsetError | None = None
@@ -141,7 +146,7 @@ def _prepare_ranked(ranks: Ranks, loaded: LoadedRecipe, cache_mib: int, progress
         if error is not None:
             raise error
         raise PeerError(ranks.rank)
-    return prepared or prepare(loaded, cache_mib)
+    return prepared or prepare(loaded, cache_mib, probe=False)
 
 
 def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool, progress: bool,

@@ -154,6 +154,7 @@ class Renderer:
         self.loaded = loaded
         self.device = device
         self._set_up: set[str] = set()  # classes whose synthesizers ran ``setup`` in this renderer
+        self._fitted: set[str] = set()  # classes whose quality filters ran ``fit``
         self.size = tuple(loaded.recipe.output.image_size)
         self.cache = cache if cache is not None else ItemCache()
         self.pools = {name: ClassPool(source, name, index[name], self.size, self.cache)
@@ -180,19 +181,30 @@ class Renderer:
 
     def set_up_class(self, class_name: str) -> None:
         """Set up the class's synthesizers and fit its filters, once: only ranks that build it pay for it."""
+        self._set_up_synthesizers(class_name)
+        if class_name in self._fitted:
+            return
+        pool = self.pools[class_name]
+        for (name, index), filters in sorted(self.filters.items()):
+            if name == class_name:
+                for quality_filter, _ in filters:
+                    quality_filter.fit(pool)
+        self._fitted.add(class_name)
+
+    def _set_up_synthesizers(self, class_name: str) -> None:
         if class_name in self._set_up:
             return
         pool = self.pools[class_name]
-        for (name, index), (_, synth, _) in sorted(self.entries.items()):
+        for (name, _), (_, synth, _) in sorted(self.entries.items()):
             if name == class_name:
                 synth.setup(pool, self.device)
-                for quality_filter, _ in self.filters[(name, index)]:
-                    quality_filter.fit(pool)
         self._set_up.add(class_name)
 
-    def passes_filters(self, entry: tuple[str, int], candidate: Candidate) -> bool:
-        """Whether every filter of the entry scores the candidate at or above its threshold."""
-        return all(quality_filter.score(candidate) >= threshold for quality_filter, threshold in self.filters[entry])
+    def passes_filters(self, entry: tuple[str, int], candidate: Candidate, learned: bool = True) -> bool:
+        """Whether every filter of the entry scores the candidate at or above its threshold
+        (``learned=False``: only the filters that learn nothing from the class, as the probe uses)."""
+        return all(quality_filter.score(candidate) >= threshold for quality_filter, threshold in self.filters[entry]
+                   if learned or not quality_filter.learned)
 
     def render(self, spec: SampleSpec) -> Sample:
         seed, rng = sample_rng(self.loaded.data_hash, spec.key)
@@ -226,7 +238,7 @@ class Renderer:
         return Sample(result.image, out_mask, 0 if as_normal else 1, meta)
 
     def _produce(self, class_name: str, entry_index: int, split: str, planned_key: str, item: LoadedItem,
-                 rng: np.random.Generator) -> tuple[SynthResult, str, dict[str, Any], str, int]:
+                 rng: np.random.Generator, learned: bool = True) -> tuple[SynthResult, str, dict[str, Any], str, int]:
         """(result, mask strategy, mask params, source key used, redraws) for one synthetic sample.
 
         The redraw policy: ``max_redraws + 1`` tries (each a new mask, so a new placement, and new
@@ -236,7 +248,7 @@ class Renderer:
         """
         entry = self.entries[(class_name, entry_index)][0]
         pool = self.pools[class_name]
-        made = self._try_source(class_name, entry_index, item, pool, rng)
+        made = self._try_source(class_name, entry_index, item, pool, rng, learned)
         if made[0] is not None:
             return (*made[:3], planned_key, made[3] - 1)  # type: ignore[return-value]
         tries = made[3]
@@ -244,7 +256,7 @@ class Renderer:
         order = rng.permutation(len(others))[:entry.fallback_sources] if others else []
         for position in order:
             key = others[int(position)].key
-            made = self._try_source(class_name, entry_index, pool.load(key), pool, rng)
+            made = self._try_source(class_name, entry_index, pool.load(key), pool, rng, learned)
             tries += made[3]
             if made[0] is not None:
                 return (*made[:3], key, tries - 1)  # type: ignore[return-value]
@@ -258,7 +270,8 @@ class Renderer:
             fix="widen the params (opacity, area), lower min_visibility, or raise max_redraws / fallback_sources")
 
     def _try_source(self, class_name: str, entry_index: int, item: LoadedItem, pool: ClassPool,
-                    rng: np.random.Generator) -> tuple[SynthResult | None, str, dict[str, Any], int]:
+                    rng: np.random.Generator, learned: bool = True
+                    ) -> tuple[SynthResult | None, str, dict[str, Any], int]:
         """(result or None, mask strategy, mask params, tries made) on one normal image."""
         entry, synth, strategy = self.entries[(class_name, entry_index)]
         restrict = entry.mask.foreground if entry.mask is not None else True
@@ -276,19 +289,24 @@ class Renderer:
                     continue
             result = synth.apply(item.image, mask, context, rng)
             candidate = Candidate(class_name, item.image, result.image, result.mask)
-            if as_normal or self.passes_filters((class_name, entry_index), candidate):
+            if as_normal or self.passes_filters((class_name, entry_index), candidate, learned):
                 return result, mask_name, mask_params, attempt + 1
         return None, "", {}, entry.max_redraws + 1
 
     def probe(self) -> None:
         """Render one sample of every generation entry before anything is written (same policy, fixed
-        seeds), so an entry that cannot produce at all stops the build before its first shard."""
-        for (class_name, entry_index), (entry, _, _) in sorted(self.entries.items()):
+        seeds), so an entry that cannot produce at all stops the build before its first shard.
+
+        It checks that an entry makes a visible change: learned filters (ARS) are not fitted for it, and
+        model-backed synthesizers (``preflight = False``), whose setup loads a model, are left to the
+        ranks that build their classes. The build runs it on one process only.
+        """
+        for (class_name, entry_index), (entry, synth, _) in sorted(self.entries.items()):
             normals = self.pools[class_name].split_normals[entry.split]
-            if entry.count == 0 or not normals:
+            if entry.count == 0 or not normals or not synth.preflight:
                 continue
-            self.set_up_class(class_name)
+            self._set_up_synthesizers(class_name)
             rng = np.random.default_rng(derive_seed(self.loaded.data_hash, class_name, entry_index, "probe"))
             planned = normals[int(rng.integers(len(normals)))].key
-            self._produce(class_name, entry_index, entry.split, planned, self.pools[class_name].load(planned), rng)
-
+            self._produce(class_name, entry_index, entry.split, planned, self.pools[class_name].load(planned), rng,
+                          learned=False)

@@ -83,6 +83,7 @@ class Ars(QualityFilter):
 
     Params = ArsParams
     score_field = "ars_score"
+    learned = True
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -29,6 +29,8 @@ class QualityFilter(Configurable):
 
     # The json field a filter's score is written to, when it has one of its own (ARS: "ars_score").
     score_field: str = ""
+    # True for filters that fit on the class's data (ARS): the pre-flight probe does not fit or use them.
+    learned: ClassVar[bool] = False
 
     def fit(self, pool: Any) -> QualityFilter:
         """Learn what the filter needs from the class pool (``context.ClassPool``); returns self."""

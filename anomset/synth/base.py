@@ -42,6 +42,9 @@ class Synthesizer(Configurable):
     for_textures: ClassVar[bool] = True
     # True for methods that paste the class's shown real defects: a build without any is refused at setup.
     needs_shown_defects: ClassVar[bool] = False
+    # False for model-backed methods whose setup loads a model: the build's pre-flight probe skips them
+    # (it runs on one process, and would load every class's model there).
+    preflight: ClassVar[bool] = True
 
     def setup(self, pool: ClassPool, device: str = "cpu") -> None:
         """Prepare for one class, once, on the rank that builds it: texture banks, models on ``device``.

@@ -75,3 +75,52 @@ def test_a_quality_filter_in_the_filter_stage_makes_the_renderer_redraw(tmp_path
     renderer.filters[(spec.class_name, spec.entry_index)].append((picky, 0.5))
     sample = renderer.render(spec)
     assert picky.fitted == spec.class_name and picky.seen == 3 and sample.meta.redraws == 2
+
+
+def test_only_one_process_probes_and_the_probe_fits_no_learned_filter(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from anomset.build.launch import prepare
+    from anomset.build.plan import SYNTHETIC
+    from anomset.quality.base import QualityFilter
+
+    setups: list[str] = []
+    monkeypatch.setattr(Synthesizer, "setup", lambda self, pool, device="cpu": setups.append(pool.class_name))
+
+    class Learned(QualityFilter):
+        learned = True
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.fits = 0
+
+        def fit(self, pool):  # type: ignore[no-untyped-def]
+            self.fits += 1
+            return self
+
+        def score(self, candidate) -> float:  # type: ignore[no-untyped-def]
+            return 1.0
+
+    loaded = load_recipe(write_recipe(tmp_path / "tiny.yaml", tiny_recipe()))
+    assert prepare(loaded, probe=False) and setups == []  # a rank other than 0 sets nothing up before it builds
+    prepared = prepare(loaded)
+    assert sorted(set(setups)) == sorted(loaded.recipe.classes)  # rank 0's probe: one sample per entry
+    renderer = prepared.renderer
+    learned = Learned()
+    for filters in renderer.filters.values():
+        filters.append((learned, 0.5))
+    renderer.probe()
+    assert learned.fits == 0  # the probe checks visibility only
+    spec = next(s for shard in prepared.plan for s in shard.samples if s.origin == SYNTHETIC)
+    renderer.render(spec)
+    assert learned.fits == sum(1 for (name, _) in renderer.filters if name == spec.class_name)
+
+
+def test_the_probe_leaves_model_backed_synthesizers_to_their_ranks(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from anomset.build.launch import prepare
+
+    setups: list[str] = []
+    monkeypatch.setattr(Synthesizer, "setup", lambda self, pool, device="cpu": setups.append(self.registry_name))
+    monkeypatch.setattr(Synthesizer, "preflight", False)
+    prepare(load_recipe(write_recipe(tmp_path / "tiny.yaml", tiny_recipe())))
+    assert setups == []
