@@ -185,7 +185,7 @@ class Renderer:
         if class_name in self._fitted:
             return
         pool = self.pools[class_name]
-        for (name, index), filters in sorted(self.filters.items()):
+        for (name, _), filters in sorted(self.filters.items()):
             if name == class_name:
                 for quality_filter, _ in filters:
                     quality_filter.fit(pool)
