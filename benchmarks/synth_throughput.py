@@ -87,7 +87,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="synthesizer names (default: all)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    names = args.only or SYNTHESIZERS.names()
+    # Model-backed synthesizers need a model: benchmarks/diffusion_overhead.py times them.
+    names = args.only or [name for name, cls in SYNTHESIZERS if not cls.model_backed]
     print(f"{'synthesizer':<18} {'size':>5} {'synth/s':>9} {'encode/s':>9} {'ratio':>7} {'target':>7}")
     for size in args.sizes:
         items, shown = load_items(size, 4)

@@ -15,8 +15,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from anomset.synth.color import luminance_rgb
-
 SEED_BOUND = 2**63 - 1
 
 
@@ -106,6 +104,8 @@ def paste_inside(image: np.ndarray, generated: np.ndarray, mask: np.ndarray, gra
 
     ``grayscale``: the class is grey, so the pasted content is made grey too (no colour cue).
     """
+    from anomset.synth.color import luminance_rgb  # here: anomset.synth imports this module
+
     generated = _resize(generated, image.shape[:2])
     if grayscale:
         generated = luminance_rgb(generated)
