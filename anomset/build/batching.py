@@ -60,14 +60,16 @@ def drive_together(all_steps: Sequence[Generator[Request, Any, T]],
     return results
 
 
-def batches(renderer: Renderer, specs: Iterable[SampleSpec]) -> Iterator[list[SampleSpec]]:
+def batches(renderer: Renderer, specs: Iterable[SampleSpec],
+            alone: Callable[[SampleSpec], bool] | None = None) -> Iterator[list[SampleSpec]]:
     """The shard's samples in plan order, grouped: a run of one model-backed entry is cut into batches of
-    its ``batch_size``; every other sample is a group of its own."""
+    its ``batch_size``; every other sample (and any for which ``alone`` is true) is a group of its own."""
     group: list[SampleSpec] = []
     limit = 1
     for spec in specs:
         synth = renderer.synthesizer(spec)
-        size = int(getattr(synth, "batch_size", 1)) if synth is not None and synth.model_backed else 1
+        batched = synth is not None and synth.model_backed and not (alone is not None and alone(spec))
+        size = int(getattr(synth, "batch_size", 1)) if batched else 1
         same_entry = bool(group) and (group[0].class_name, group[0].entry_index) == (spec.class_name,
                                                                                    spec.entry_index)
         if group and (size == 1 or not same_entry or len(group) >= limit):
@@ -79,12 +81,19 @@ def batches(renderer: Renderer, specs: Iterable[SampleSpec]) -> Iterator[list[Sa
         yield group
 
 
-def render_samples(renderer: Renderer, specs: Iterable[SampleSpec]) -> Iterator[tuple[SampleSpec, Sample]]:
-    """Every sample of a shard, in plan order; model-backed entries rendered a batch at a time."""
-    for group in batches(renderer, specs):
+def render_samples(renderer: Renderer, specs: Iterable[SampleSpec],
+                   render: Callable[[SampleSpec], Sample] | None = None,
+                   alone: Callable[[SampleSpec], bool] | None = None) -> Iterator[tuple[SampleSpec, Sample]]:
+    """Every sample of a shard, in plan order; model-backed entries rendered a batch at a time.
+
+    ``render`` renders one sample (default ``renderer.render``); samples for which ``alone`` is true are
+    never batched but go through it (a stage that renders its own candidates per sample).
+    """
+    render = render or renderer.render
+    for group in batches(renderer, specs, alone):
         synth = renderer.synthesizer(group[0])
-        if synth is None or not synth.model_backed:
-            yield group[0], renderer.render(group[0])
+        if synth is None or not synth.model_backed or (alone is not None and alone(group[0])):
+            yield group[0], render(group[0])
             continue
         made = drive_together([renderer.sample_steps(spec) for spec in group], synth.apply_batch)  # type: ignore[attr-defined]
         yield from zip(group, made, strict=True)

@@ -237,15 +237,16 @@ class Renderer:
         return all(quality_filter.score(candidate) >= threshold for quality_filter, threshold in self.filters[entry]
                    if learned or not quality_filter.learned)
 
-    def render(self, spec: SampleSpec) -> Sample:
-        """One sample on its own (``batching.render_samples`` renders a shard's model-backed entries in batches)."""
+    def render(self, spec: SampleSpec, seed: int | None = None) -> Sample:
+        """One sample on its own, drawn from its own seed (or ``seed``); ``batching.render_samples`` renders a
+        shard's model-backed entries in batches."""
         synth = self.synthesizer(spec)
-        return drive(self.sample_steps(spec), synth.apply if synth is not None else _no_request)
+        return drive(self.sample_steps(spec, seed), synth.apply if synth is not None else _no_request)
 
-    def sample_steps(self, spec: SampleSpec) -> Generator[Request, SynthResult, Sample]:
+    def sample_steps(self, spec: SampleSpec, seed: int | None = None) -> Generator[Request, SynthResult, Sample]:
         """The sample as a coroutine: it yields each ``apply`` request (image, mask, context, rng), is sent
         the result, and returns the finished sample; copied samples return at once."""
-        seed, rng = sample_rng(self.loaded.data_hash, spec.key)
+        seed, rng = sample_rng(self.loaded.data_hash, spec.key) if seed is None else (seed, np.random.default_rng(seed))
         pool = self.pools[spec.class_name]
         item = pool.load(spec.source_key)
         base: dict[str, Any] = dict(key=spec.key, class_name=spec.class_name, split=spec.split,

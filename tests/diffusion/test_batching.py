@@ -52,6 +52,9 @@ def test_batches_cut_runs_of_one_model_backed_entry_at_its_batch_size() -> None:
              _spec(7, 2), _spec(8, 2), _spec(9, 2)]
     groups = [[s.key[-1] for s in g] for g in batches(renderer, specs)]  # type: ignore[arg-type]
     assert groups == [["0"], ["1", "2", "3"], ["4"], ["5"], ["6"], ["7", "8"], ["9"]]
+    # A stage that renders its own candidates per sample (keep_top) keeps those samples out of batches.
+    alone = [[s.key[-1] for s in g] for g in batches(renderer, specs, alone=lambda s: s.entry_index == 0)]  # type: ignore[arg-type]
+    assert alone == [["0"], ["1"], ["2"], ["3"], ["4"], ["5"], ["6"], ["7", "8"], ["9"]]
 
 
 def _steps(image: np.ndarray, mask: np.ndarray, seed: int, threshold: int):
