@@ -13,14 +13,38 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from anomset.context import SampleContext
+from anomset.configurable import StrictModel
+from anomset.context import ClassPool, SampleContext
 from anomset.diffusion.inpaint import InpaintSettings, draw_seed, inpaint, working_size
 from anomset.diffusion.loading import DEFAULT_INPAINT_MODEL, LoadedPipeline, acquire_pipeline, release_pipeline
 from anomset.masks.base import MaskResult
+from anomset.masks.residual import align_to, nearest, residual_mask
 from anomset.masks.shapes import EllipseMask
 from anomset.ranges import PositiveRange, RatioRange
 from anomset.synth.base import SynthResult
 from anomset.synth.model_backed import BatchParams, ModelBackedSynthesizer
+
+
+class ResidualParams(StrictModel):
+    """``mask_source: residual``: the mask rebuilt from the difference to the nearest normal (ComGEN)."""
+
+    backbone: str = Field(default="microsoft/resnet-18", description="Hub id or save_pretrained folder")
+    revision: str | None = Field(default=None, description="Hub revision of the backbone")
+    layers: list[str | int] = Field(default_factory=lambda: ["stage2", "stage3"], min_length=1)
+    image_size: int = Field(default=224, ge=16, le=2048, description="backbone input side")
+    max_normals: int = Field(default=64, ge=1, le=100_000, description="normals searched, evenly spaced")
+    threshold: float = Field(default=24.0, gt=0.0, le=255.0, description="blurred |difference| that counts, 0-255")
+    blur: int = Field(default=3, ge=1, le=31, description="Gaussian blur side before thresholding")
+    kernel: int = Field(default=3, ge=1, le=31, description="opening/closing ellipse side")
+    min_area: int = Field(default=16, ge=1, le=1_000_000, description="smaller components are dropped (pixels)")
+
+    @field_validator("backbone")
+    @classmethod
+    def _model_reference(cls, value: str) -> str:
+        from anomset.features.loading import parse_reference
+
+        parse_reference(value)
+        return value
 
 
 class InpaintParams(BatchParams):
@@ -37,6 +61,10 @@ class InpaintParams(BatchParams):
     strength: float = Field(default=1.0, gt=0.0, le=1.0, description="1 = the masked area starts from pure noise")
     resolution: int | None = Field(default=None, ge=8, le=4096,
                                    description="working side (longer); default: the output size")
+    mask_source: Literal["mask", "residual"] = Field(
+        default="mask", description="mask: the inpainted mask as drawn; residual: where the result visibly differs "
+                                    "from its nearest normal, inside it (ComGEN)")
+    residual: ResidualParams = Field(default_factory=ResidualParams)
     area_ratio: RatioRange = Field(default=(0.005, 0.05), description="own (ellipse) mask area / image area")
     aspect_ratio: PositiveRange = Field(default=(0.4, 2.5), description="own mask width / height")
 
@@ -50,9 +78,34 @@ class InpaintParams(BatchParams):
 
 
 class InpaintingSynthesizer(ModelBackedSynthesizer):
-    """Inpaint inside the mask with a diffusers pipeline; subclasses implement ``conditioning``."""
+    """Inpaint inside the mask with a diffusers pipeline; subclasses implement ``conditioning``.
+
+    The pipeline is shared by every synthesizer of the process that loads the same model: never modify
+    it (learned tokens go in as ``prompt_embeds`` from ``conditioning``).
+    """
 
     Params = InpaintParams
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._residual: tuple[Any, list[np.ndarray], np.ndarray] | None = None  # backbone, normals, features
+
+    def prepare_class(self, pool: ClassPool) -> None:
+        if self.params.mask_source != "residual":
+            return
+        from anomset.features.backbone import Backbone
+
+        r = self.params.residual
+        backbone = self._residual[0] if self._residual is not None else None
+        if backbone is None or backbone.device != self.device:
+            backbone = Backbone(r.backbone, revision=r.revision, layers=r.layers, image_size=r.image_size,
+                                device=self.device or "cpu", field="residual.backbone")
+        normals = pool.normal_images(r.max_normals)
+        self._residual = (backbone, normals, _pooled(backbone, normals))
+
+    def teardown(self) -> None:
+        super().teardown()
+        self._residual = None
 
     @property
     def settings(self) -> InpaintSettings:
@@ -97,5 +150,32 @@ class InpaintingSynthesizer(ModelBackedSynthesizer):
         model = {k: loaded.provenance[k] for k in ("model", "revision", "commit", "weights_sha256")
                  if k in loaded.provenance}
         common = {**settings.record(), "size": list(size), "dtype": loaded.dtype, **model}
-        return [SynthResult(image, mask, {**own, "seed": seed, **common})  # type: ignore[arg-type]
-                for image, mask, own, seed in zip(made, masks, recorded, seeds, strict=True)]
+        results = [SynthResult(image, mask, {**own, "seed": seed, **common})  # type: ignore[arg-type]
+                   for image, mask, own, seed in zip(made, masks, recorded, seeds, strict=True)]
+        if self.params.mask_source == "residual":
+            results = self._residual_masks(images, results)
+        return results
+
+    def _residual_masks(self, images: Sequence[np.ndarray], results: list[SynthResult]) -> list[SynthResult]:
+        """Each result's mask rebuilt from its residual to the nearest normal (inside the inpainted mask); the
+        inpainted pixels left out of it are given back from the input, so the mask covers every change."""
+        if self._residual is None:
+            raise RuntimeError(f"{type(self).__name__}: mask_source residual needs setup(pool, device) first")
+        backbone, normals, bank = self._residual
+        r = self.params.residual
+        picks = nearest(_pooled(backbone, [res.image for res in results]), bank)
+        out = []
+        for image, res, pick in zip(images, results, picks, strict=True):
+            reference, shift = align_to(normals[int(pick)], res.image)
+            mask = residual_mask(res.image, reference, threshold=r.threshold, blur=r.blur, kernel=r.kernel,
+                                 min_area=r.min_area) & res.mask
+            kept = np.where(mask[..., None] > 0, res.image, image)
+            params = {**res.params, "mask_source": "residual", "residual_normal": int(pick), "residual_shift": shift,
+                      "drawn_area": int(np.count_nonzero(res.mask))}
+            out.append(SynthResult(kept, mask, params))
+        return out
+
+
+def _pooled(backbone: Any, images: Sequence[np.ndarray]) -> np.ndarray:
+    """Globally averaged backbone features, one row per image (what ``nearest`` compares)."""
+    return backbone.features(list(images)).mean(dim=(2, 3)).cpu().numpy()
