@@ -64,7 +64,8 @@ class InpaintParams(BatchParams):
     mask_source: Literal["mask", "residual"] = Field(
         default="mask", description="mask: the inpainted mask as drawn; residual: where the result visibly differs "
                                     "from its nearest normal, inside it (ComGEN)")
-    residual: ResidualParams = Field(default_factory=ResidualParams)
+    residual: ResidualParams | None = Field(default=None, description="with mask_source residual (default settings "
+                                                                  "when left out)")
     area_ratio: RatioRange = Field(default=(0.005, 0.05), description="own (ellipse) mask area / image area")
     aspect_ratio: PositiveRange = Field(default=(0.4, 2.5), description="own mask width / height")
 
@@ -95,7 +96,7 @@ class InpaintingSynthesizer(ModelBackedSynthesizer):
             return
         from anomset.features.backbone import Backbone
 
-        r = self.params.residual
+        r = self.params.residual or ResidualParams()
         backbone = self._residual[0] if self._residual is not None else None
         if backbone is None or backbone.device != self.device:
             backbone = Backbone(r.backbone, revision=r.revision, layers=r.layers, image_size=r.image_size,
@@ -162,7 +163,7 @@ class InpaintingSynthesizer(ModelBackedSynthesizer):
         if self._residual is None:
             raise RuntimeError(f"{type(self).__name__}: mask_source residual needs setup(pool, device) first")
         backbone, normals, bank = self._residual
-        r = self.params.residual
+        r = self.params.residual or ResidualParams()
         picks = nearest(_pooled(backbone, [res.image for res in results]), bank)
         out = []
         for image, res, pick in zip(images, results, picks, strict=True):
