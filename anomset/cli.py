@@ -269,6 +269,18 @@ def export(out_dir: Path, target: Path, fmt: str) -> None:
     click.echo(f"exported {result.samples} samples of {classes} classes ({fmt} layout) -> {result.target}")
 
 
+@main.command("cluster")
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--class", "classes", multiple=True, help="Only this class (repeatable; default: gaa/anogen classes).")
+@_friendly
+def cluster_(recipe: Path, classes: tuple[str, ...]) -> None:
+    """Cluster the real defects each class shows to generators (GAA); writes under concepts.dir."""
+    from anomset.concepts.run_cluster import run_cluster
+    from anomset.recipe import load_recipe
+
+    run_cluster(load_recipe(recipe), list(classes) or None, echo=click.echo)
+
+
 def run() -> None:
     """Entry point for ``python -m anomset`` under accelerate/torchrun (same as ``main``)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -114,6 +114,8 @@ def build_component(registry: Registry, name: str, params: dict[str, Any], *, fi
 def _resolve(recipe: Recipe, file: str) -> tuple[dict[str, Any], Components]:
     """The recipe with every default filled in (components' params included), and those components."""
     resolved = recipe.model_dump(mode="json")
+    if resolved.get("concepts") is None:
+        resolved.pop("concepts", None)  # recipes without concepts keep the hashes they had
     source = build_component(SOURCES, recipe.source.type, recipe.source.params, file=file, field="source.type")
     resolved["source"]["params"] = source.resolved_params()
     components = Components(source, {}, {})  # type: ignore[arg-type]
