@@ -29,7 +29,7 @@ def crop_box(mask: np.ndarray, margin: float) -> tuple[int, int, int, int]:
     h, w = mask.shape[:2]
     cx, cy = (xs.min() + xs.max() + 1) / 2.0, (ys.min() + ys.max() + 1) / 2.0
     side = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
-    side = min(max(int(round(side * (1.0 + 2.0 * margin))), MIN_CROP), h, w)
+    side = min(max(round(side * (1.0 + 2.0 * margin)), MIN_CROP), h, w)
     x0 = int(np.clip(round(cx - side / 2.0), 0, w - side))
     y0 = int(np.clip(round(cy - side / 2.0), 0, h - side))
     return x0, y0, x0 + side, y0 + side

@@ -121,7 +121,7 @@ def test_cluster_command_writes_assignment_and_contact_sheets(tmp_path: Path, vi
     sheets = sorted(p.name for p in folder.glob("cluster-*.png"))
     assert sheets == sorted(f"cluster-{c}.png" for c in clusters) and len(clusters) >= 2
     assert cv2.imread(str(folder / sheets[0])).shape[2] == 3
-    again = CliRunner().invoke(main, ["cluster", str(recipe), "--class", "washer"])
+    assert CliRunner().invoke(main, ["cluster", str(recipe), "--class", "washer"]).exit_code == 0
     assert json.loads((folder / "clusters.json").read_text()) == saved  # deterministic
 
 
