@@ -281,6 +281,21 @@ def cluster_(recipe: Path, classes: tuple[str, ...]) -> None:
     run_cluster(load_recipe(recipe), list(classes) or None, echo=click.echo)
 
 
+@main.command("learn")
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--class", "classes", multiple=True, help="Only this class (repeatable; default: gaa/anogen classes).")
+@click.option("--method", "methods", multiple=True, type=click.Choice(["gaa", "anogen"]),
+              help="Learn this method's concepts (default: those the class's entries use).")
+@_friendly
+def learn_(recipe: Path, classes: tuple[str, ...], methods: tuple[str, ...]) -> None:
+    """Learn few-shot anomaly concepts (after anomset cluster); resumable, accelerate launch for ranks."""
+    from anomset.concepts.run_learn import run_learn
+    from anomset.recipe import load_recipe
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    run_learn(load_recipe(recipe), list(classes) or None, list(methods) or None, echo=click.echo)
+
+
 def run() -> None:
     """Entry point for ``python -m anomset`` under accelerate/torchrun (same as ``main``)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
