@@ -52,8 +52,12 @@ def check_reference(model: str, field: str = "concepts.model") -> None:
 def load_frozen(spec: ConceptsSpec, device: torch.device, dtype: torch.dtype) -> Frozen:
     """The base pipeline's parts on ``device``, frozen, in ``dtype``."""
     from diffusers import AutoPipelineForInpainting
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
 
     check_reference(spec.model)
+    diffusers_logging.disable_progress_bar()  # errors and the run's own lines only
+    transformers_logging.disable_progress_bar()
     try:
         pipe = AutoPipelineForInpainting.from_pretrained(spec.model, revision=spec.revision, dtype=dtype,
                                                          safety_checker=None, requires_safety_checker=False)

@@ -16,7 +16,7 @@ from anomset.cli import main
 from anomset.concepts.cluster import adaptive_clusters, choose_k, split_threshold
 from anomset.concepts.features import combine_blocks, crop_box, lab_stats, lbp_histogram
 from anomset.concepts.store import load_clusters
-from tests.features.tiny_models import tiny_vit
+from tests.concepts.conftest import fewshot_recipe
 
 
 def blobs(centres: list[tuple[float, float]], per: int, spread: float = 0.05, seed: int = 0) -> np.ndarray:
@@ -84,28 +84,6 @@ def test_crop_box_is_square_inside_the_image_with_context() -> None:
     mask[90:98, 2:6] = 255
     x0, y0, x1, y1 = crop_box(mask, 0.5)
     assert x1 - x0 == y1 - y0 == 16 and x0 == 0 and y1 <= 100 and y0 <= 90
-
-
-def fewshot_recipe(folder: Path, vit: Path, **concepts) -> Path:
-    recipe = {
-        "name": "fewshot", "license": "cc-by-4.0",
-        "source": {"type": "toy", "params": {"image_size": 64, "train_normals": 4, "test_normals": 2,
-                                             "defects_per_type": 4, "classes": ["washer"]}},
-        "output": {"image_size": 64, "shard_size": 8},
-        "concepts": {"dir": str(folder / "concepts"), "model": str(folder / "no-model"),
-                     "cluster": {"backbone": str(vit), "layers": ["stage1", "stage2"], "image_size": 32,
-                                 "k_max": 4}, **concepts},
-        "classes": {"washer": {"shown_defects": "1/2", "generate": [
-            {"synthesizer": "draem", "count": 2}]}},
-    }
-    path = folder / "fewshot.yaml"
-    path.write_text(yaml.safe_dump(recipe))
-    return path
-
-
-@pytest.fixture(scope="module")
-def vit(tmp_path_factory) -> Path:
-    return tiny_vit(tmp_path_factory.mktemp("vit"))
 
 
 def test_cluster_command_writes_assignment_and_contact_sheets(tmp_path: Path, vit: Path) -> None:
