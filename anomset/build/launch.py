@@ -14,7 +14,7 @@ from anomset.build.item_cache import DEFAULT_BUDGET_MIB, MIB, ItemCache
 from anomset.build.manifest import build_manifest
 from anomset.build.plan import ShardSpec, make_plan
 from anomset.build.protocol import show_defects_to_generators, shown_defect_keys
-from anomset.build.ranks import Ranks, connect
+from anomset.build.ranks import Ranks, connect, local_device
 from anomset.build.render import Renderer
 from anomset.build.schedule import block, my_shards
 from anomset.build.state import OutputState
@@ -102,7 +102,7 @@ def prepare(loaded: LoadedRecipe, cache_mib: int = DEFAULT_BUDGET_MIB, progress:
         if shard.split == "test":
             test_samples[shard.class_name] = test_samples.get(shard.class_name, 0) + len(shard.samples)
     report.findings += split_findings(loaded.path, index, test_samples)
-    renderer = Renderer(loaded, source, index, ItemCache(cache_mib * MIB))
+    renderer = Renderer(loaded, source, index, ItemCache(cache_mib * MIB), device=local_device)
     if probe:
         renderer.probe()  # an entry that cannot produce at all stops here, before anything is written
     return Prepared(source, index, plan, renderer, report, set(report.skipped))
@@ -181,6 +181,8 @@ def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool
             error = exc
             if not isinstance(exc, PeerError):
                 ranks.fail()
+        finally:
+            renderer.teardown()  # models loaded by this rank's synthesizers
         if not ranks.agree(error is None):
             if error is not None:
                 raise error

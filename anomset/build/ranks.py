@@ -29,6 +29,7 @@ from anomset.build.local_launch import LOCAL_LAUNCH_ENV
 from anomset.errors import AnomsetError, PeerError
 
 LAUNCHES_DIR = "anomset-launches"
+DEVICE_ENV = "ANOMSET_DEVICE"  # e.g. cpu on a GPU box, or cuda:1
 FAILED = "failed"  # any rank that fails creates it; the others stop before their next shard
 _sessions = itertools.count()  # every rank builds in the same order, so the n-th session matches
 
@@ -179,6 +180,19 @@ class TorchRanks(_LaunchedRanks):
         # active exception"), failing a build that succeeded.
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+def local_device() -> str:
+    """The device this process's models use: ``$ANOMSET_DEVICE`` when set, else ``cuda:<LOCAL_RANK>`` when
+    CUDA is present (one GPU per rank of a machine), else ``cpu``. Imports torch: call it only for a model."""
+    import torch
+
+    chosen = os.environ.get(DEVICE_ENV, "").strip()
+    if chosen:
+        return chosen
+    if torch.cuda.is_available():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}"
+    return "cpu"
 
 
 def launched_world_size() -> int:

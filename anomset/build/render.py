@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Generator
 from typing import Any
 
 import cv2
 import numpy as np
 
+from anomset.build.batching import Request, drive
 from anomset.build.item_cache import ItemCache
 from anomset.build.plan import REAL, SYNTHETIC, SampleSpec
 from anomset.context import SampleContext, ShownDefect
-from anomset.errors import RecipeError, SynthesisError
+from anomset.errors import AnomsetError, RecipeError, SynthesisError
 from anomset.masks.base import MaskStrategy, binarize
 from anomset.masks.foreground import connected_regions, estimate_foreground
 from anomset.quality.base import Candidate, QualityFilter
@@ -150,9 +152,11 @@ class Renderer:
     """Renders ``SampleSpec``s of one build. Holds instantiated synthesizers and per-class pools."""
 
     def __init__(self, loaded: LoadedRecipe, source: Source, index: dict[str, list[SourceItem]],
-                 cache: ItemCache | None = None, device: str = "cpu") -> None:
+                 cache: ItemCache | None = None, device: str | Callable[[], str] = "cpu") -> None:
         self.loaded = loaded
-        self.device = device
+        # A device, or how to find it (the launcher's ``local_device``): asked only when a model-backed
+        # synthesizer sets up, so model-free builds never import torch.
+        self._device = device
         self._set_up: set[str] = set()  # classes whose synthesizers ran ``setup`` in this renderer
         self._fitted: set[str] = set()  # classes whose quality filters ran ``fit``
         self.size = tuple(loaded.recipe.output.image_size)
@@ -191,14 +195,41 @@ class Renderer:
                     quality_filter.fit(pool)
         self._fitted.add(class_name)
 
+    @property
+    def device(self) -> str:
+        """The device model-backed synthesizers load on (resolved on first use)."""
+        if not isinstance(self._device, str):
+            self._device = self._device()
+        return self._device
+
     def _set_up_synthesizers(self, class_name: str) -> None:
         if class_name in self._set_up:
             return
         pool = self.pools[class_name]
-        for (name, _), (_, synth, _) in sorted(self.entries.items()):
-            if name == class_name:
-                synth.setup(pool, self.device)
+        for (name, index), (_, synth, _) in sorted(self.entries.items()):
+            if name != class_name:
+                continue
+            device = self.device if synth.model_backed or isinstance(self._device, str) else "cpu"
+            try:
+                synth.setup(pool, device)
+            except AnomsetError as exc:
+                if exc.file:
+                    raise
+                # A model's loading options failed (dtype on a CPU, a bad folder): locate them in the recipe.
+                field = f"classes.{name}.generate[{index}]" + (f".{exc.field}" if exc.field else "")
+                raise type(exc)(exc.message, file=self.loaded.path, field=field, fix=exc.fix) from None
         self._set_up.add(class_name)
+
+    def synthesizer(self, spec: SampleSpec) -> Synthesizer | None:
+        """The synthesizer of a synthetic sample's entry; None for copied samples."""
+        return self.entries[(spec.class_name, spec.entry_index)][1] if spec.origin == SYNTHETIC else None
+
+    def teardown(self) -> None:
+        """Release what model-backed synthesizers loaded (once the build's shards are written)."""
+        for _, synth, _ in self.entries.values():
+            if synth.model_backed:
+                synth.teardown()  # type: ignore[attr-defined]
+        self._set_up.clear()
 
     def passes_filters(self, entry: tuple[str, int], candidate: Candidate, learned: bool = True) -> bool:
         """Whether every filter of the entry scores the candidate at or above its threshold
@@ -207,6 +238,13 @@ class Renderer:
                    if learned or not quality_filter.learned)
 
     def render(self, spec: SampleSpec) -> Sample:
+        """One sample on its own (``batching.render_samples`` renders a shard's model-backed entries in batches)."""
+        synth = self.synthesizer(spec)
+        return drive(self.sample_steps(spec), synth.apply if synth is not None else _no_request)
+
+    def sample_steps(self, spec: SampleSpec) -> Generator[Request, SynthResult, Sample]:
+        """The sample as a coroutine: it yields each ``apply`` request (image, mask, context, rng), is sent
+        the result, and returns the finished sample; copied samples return at once."""
         seed, rng = sample_rng(self.loaded.data_hash, spec.key)
         pool = self.pools[spec.class_name]
         item = pool.load(spec.source_key)
@@ -221,12 +259,12 @@ class Renderer:
                               mask_strategy="", mask_params={}, mask_area=area, bbox=bbox, **base)
             return Sample(item.image, mask, int(defect != GOOD), meta)
         self.set_up_class(spec.class_name)
-        return self._synthesize(spec, item, pool, rng, base)
+        return (yield from self._synthesize(spec, item, rng, base))
 
-    def _synthesize(self, spec: SampleSpec, item: LoadedItem, pool: ClassPool, rng: np.random.Generator,
-                    base: dict[str, Any]) -> Sample:
+    def _synthesize(self, spec: SampleSpec, item: LoadedItem, rng: np.random.Generator,
+                    base: dict[str, Any]) -> Generator[Request, SynthResult, Sample]:
         entry = self.entries[(spec.class_name, spec.entry_index)][0]
-        made = self._produce(spec.class_name, spec.entry_index, spec.split, spec.source_key, item, rng)
+        made = yield from self._producing(spec.class_name, spec.entry_index, spec.split, spec.source_key, item, rng)
         result, mask_name, mask_params, source_key, redraws = made
         as_normal = entry.label == "normal"
         out_mask = np.zeros(self.size, np.uint8) if as_normal else binarize(result.mask)
@@ -239,6 +277,13 @@ class Renderer:
 
     def _produce(self, class_name: str, entry_index: int, split: str, planned_key: str, item: LoadedItem,
                  rng: np.random.Generator, learned: bool = True) -> tuple[SynthResult, str, dict[str, Any], str, int]:
+        """``_producing`` with each request applied at once, on its own."""
+        synth = self.entries[(class_name, entry_index)][1]
+        return drive(self._producing(class_name, entry_index, split, planned_key, item, rng, learned), synth.apply)
+
+    def _producing(self, class_name: str, entry_index: int, split: str, planned_key: str, item: LoadedItem,
+                   rng: np.random.Generator, learned: bool = True
+                   ) -> Generator[Request, SynthResult, tuple[SynthResult, str, dict[str, Any], str, int]]:
         """(result, mask strategy, mask params, source key used, redraws) for one synthetic sample.
 
         The redraw policy: ``max_redraws + 1`` tries (each a new mask, so a new placement, and new
@@ -248,7 +293,7 @@ class Renderer:
         """
         entry = self.entries[(class_name, entry_index)][0]
         pool = self.pools[class_name]
-        made = self._try_source(class_name, entry_index, item, pool, rng, learned)
+        made = yield from self._try_source(class_name, entry_index, item, pool, rng, learned)
         if made[0] is not None:
             return (*made[:3], planned_key, made[3] - 1)  # type: ignore[return-value]
         tries = made[3]
@@ -256,7 +301,7 @@ class Renderer:
         order = rng.permutation(len(others))[:entry.fallback_sources] if others else []
         for position in order:
             key = others[int(position)].key
-            made = self._try_source(class_name, entry_index, pool.load(key), pool, rng, learned)
+            made = yield from self._try_source(class_name, entry_index, pool.load(key), pool, rng, learned)
             tries += made[3]
             if made[0] is not None:
                 return (*made[:3], key, tries - 1)  # type: ignore[return-value]
@@ -271,8 +316,9 @@ class Renderer:
 
     def _try_source(self, class_name: str, entry_index: int, item: LoadedItem, pool: ClassPool,
                     rng: np.random.Generator, learned: bool = True
-                    ) -> tuple[SynthResult | None, str, dict[str, Any], int]:
-        """(result or None, mask strategy, mask params, tries made) on one normal image."""
+                    ) -> Generator[Request, SynthResult, tuple[SynthResult | None, str, dict[str, Any], int]]:
+        """(result or None, mask strategy, mask params, tries made) on one normal image; each try's
+        ``apply`` is a request the caller answers (alone, or batched with other samples')."""
         entry, synth, strategy = self.entries[(class_name, entry_index)]
         restrict = entry.mask.foreground if entry.mask is not None else True
         foreground = item.foreground if restrict and item.foreground is not None else np.full(self.size, 255, np.uint8)
@@ -287,7 +333,7 @@ class Renderer:
                 mask_params = drawn.params
                 if not mask.any():
                     continue
-            result = synth.apply(item.image, mask, context, rng)
+            result = yield item.image, mask, context, rng
             candidate = Candidate(class_name, item.image, result.image, result.mask)
             if as_normal or self.passes_filters((class_name, entry_index), candidate, learned):
                 return result, mask_name, mask_params, attempt + 1
@@ -310,3 +356,7 @@ class Renderer:
             planned = normals[int(rng.integers(len(normals)))].key
             self._produce(class_name, entry_index, entry.split, planned, self.pools[class_name].load(planned), rng,
                           learned=False)
+
+
+def _no_request(*_: Any) -> SynthResult:
+    raise RuntimeError("a copied sample asked for synthesis")

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from anomset.build.batching import render_samples
 from anomset.build.manifest import entry_order
 from anomset.build.plan import ShardSpec
 from anomset.build.render import Renderer
@@ -36,8 +37,7 @@ def write_shard(shard: ShardSpec, renderer: Renderer, state: OutputState, compre
 
     def members():
         nonlocal anomalies
-        for spec in shard.samples:
-            sample = renderer.render(spec)
+        for spec, sample in render_samples(renderer, shard.samples):
             by_generator[generator_label(sample.meta.generator, sample.meta.origin)] += 1
             by_defect[sample.meta.defect_type] += 1
             anomalies += sample.label

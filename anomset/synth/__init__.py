@@ -3,6 +3,7 @@
 from anomset.synth import (
            cutpaste,
            cutpaste_scar,
+           diffusion_text,
            draem,
            logical,
            near_distribution,
@@ -13,5 +14,5 @@ from anomset.synth import (
 )
 from anomset.synth.base import Synthesizer, SynthResult
 
-__all__ = ["SynthResult", "Synthesizer", "cutpaste", "cutpaste_scar", "draem", "logical", "near_distribution",
-           "nsa", "real_paste", "rotation", "texture_blend"]
+__all__ = ["SynthResult", "Synthesizer", "cutpaste", "cutpaste_scar", "diffusion_text", "draem", "logical",
+           "near_distribution", "nsa", "real_paste", "rotation", "texture_blend"]

@@ -45,6 +45,9 @@ class Synthesizer(Configurable):
     # False for model-backed methods whose setup loads a model: the build's pre-flight probe skips them
     # (it runs on one process, and would load every class's model there).
     preflight: ClassVar[bool] = True
+    # True for methods that hold a model (``model_backed.ModelBackedSynthesizer``): the build gives them a
+    # device, calls ``apply_batch`` on batches formed inside a shard, and ``teardown`` at the end.
+    model_backed: ClassVar[bool] = False
 
     def setup(self, pool: ClassPool, device: str = "cpu") -> None:
         """Prepare for one class, once, on the rank that builds it: texture banks, models on ``device``.

@@ -37,7 +37,7 @@ def test_grayscale_class_builds_grey_images_only(tmp_path: Path) -> None:
     # Every registered synthesizer on the grey class; the colour class gets a texture fill as control.
     # real_paste needs shown real defects, which this normals-only folder has none of: the synth
     # conformance suite checks it on grey inputs.
-    model_free = [name for name, cls in SYNTHESIZERS if not cls.needs_shown_defects]
+    model_free = [name for name, cls in SYNTHESIZERS if not cls.needs_shown_defects and not cls.model_backed]
     recipe["classes"]["steel"]["generate"] = [{"synthesizer": name, "count": 3} for name in model_free]
     recipe["classes"]["widget"]["generate"] = [{"synthesizer": "opaque", "count": 3}]
     out = tmp_path / "out"

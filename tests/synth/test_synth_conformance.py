@@ -12,7 +12,9 @@ from anomset.registry import SYNTHESIZERS
 from tests.helpers import assert_ranges_validated
 from tests.synth.conftest import context_for, gray_context_for, synthesize
 
-NAMES = SYNTHESIZERS.names()
+# Model-backed synthesizers need a model set up first: tests/diffusion runs this contract on a tiny one.
+NAMES = [name for name, cls in SYNTHESIZERS if not cls.model_backed]
+ALL_NAMES = SYNTHESIZERS.names()
 SEEDS = (0, 1, 2)
 
 
@@ -71,7 +73,7 @@ def test_params_are_json(name, toy_input):
     assert cls(**resolved).resolved_params() == resolved
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALL_NAMES)
 def test_bad_params_rejected(name):
     cls = SYNTHESIZERS.get(name)
     with pytest.raises(ValidationError, match="unknown field 'no_such_param'"):
@@ -83,7 +85,7 @@ def test_bad_params_rejected(name):
     assert_ranges_validated(cls)
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if SYNTHESIZERS.get(n).uses_mask])
+@pytest.mark.parametrize("name", [n for n in ALL_NAMES if SYNTHESIZERS.get(n).uses_mask])
 def test_empty_mask_changes_nothing(name):
     image, context = context_for("brick")
     synth = SYNTHESIZERS.get(name)()
