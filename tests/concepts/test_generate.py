@@ -81,7 +81,8 @@ def test_gaa_changes_nothing_outside_its_mask(learned: Path) -> None:
     context = SampleContext("washer", normal.foreground, pool=pool)
     rngs = [np.random.default_rng(i) for i in range(2)]
     masks = [GeometricMask()((64, 64), context, rng).mask for rng in rngs]
-    results = gaa.apply_batch([normal.image] * 2, masks, [context] * 2, [np.random.default_rng(7 + i) for i in range(2)])
+    results = gaa.apply_batch([normal.image] * 2, masks, [context] * 2,
+                              [np.random.default_rng(7 + i) for i in range(2)])
     for result, mask in zip(results, masks, strict=True):
         outside = mask == 0
         assert np.array_equal(result.image[outside], normal.image[outside])
