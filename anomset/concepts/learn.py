@@ -6,8 +6,9 @@ maps a defect's mask to ``position_tokens`` more; the prompt is ``<prefix> <feat
 The loss is the noise-prediction error inside the real defect's mask only (latent cells it touches).
 
 Every step draws its batch, noise and timesteps from a generator seeded by (seed, class, method,
-step), the ranks each take a slice of that global batch and their gradients are summed: the run is the
-same computation whatever the number of processes, and a resumed run continues exactly where the last
+step) and cuts it into micro-batches; the ranks share the micro-batches, and their gradients are
+gathered and summed in micro-batch order. So a step is the same arithmetic whatever the number of
+processes (bit-identical on the same hardware), and a resumed run continues exactly where the last
 saved state left off.
 """
 
@@ -111,9 +112,15 @@ def learn_class(klass: ConceptClass, spec: ConceptsSpec, method: str, frozen: Fr
     ``stop_after`` (tests, benchmarks): run at most that many steps in this call.
     """
     learn = spec.learn
-    if learn.batch_size % world:
-        raise RecipeError(f"batch_size {learn.batch_size} does not split over {world} processes",
-                          field="concepts.learn.batch_size", fix=f"use a multiple of {world}")
+    micro = learn.micro_batch or learn.batch_size
+    if learn.batch_size % micro:
+        raise RecipeError(f"micro_batch {micro} does not divide batch_size {learn.batch_size}",
+                          field="concepts.learn.micro_batch", fix="use a divisor of batch_size")
+    chunks = learn.batch_size // micro
+    if chunks % world:
+        raise RecipeError(f"batch_size {learn.batch_size} in micro-batches of {micro} ({chunks}) does not split "
+                          f"over {world} processes", field="concepts.learn.micro_batch",
+                          fix=f"set micro_batch so that batch_size / micro_batch is a multiple of {world}")
     names, group_of = groups_for(klass, method)
     digest = concept_hash(klass.cluster_hash, spec, method)
     final = checkpoint.concept_path(klass.folder, method)
@@ -140,30 +147,27 @@ def learn_class(klass: ConceptClass, spec: ConceptsSpec, method: str, frozen: Fr
             "concept_hash": digest, "cluster_hash": klass.cluster_hash, "steps": learn.steps,
             "mask_size": learn.mask_size, "resolution": learn.resolution}
     begun, first = time.perf_counter(), step
-    share = learn.batch_size // world
+    mine = range(rank * chunks // world, (rank + 1) * chunks // world)  # this rank's micro-batches
     loss_value = float("nan")
     n_timesteps = int(frozen.scheduler.config.num_train_timesteps)
     while step < learn.steps and (stop_after is None or step - first < stop_after):
-        g = torch.Generator().manual_seed(derive_seed(learn.seed, klass.name, method, "step", step))
-        index = torch.randint(len(klass.defects), (learn.batch_size,), generator=g)
-        noise = torch.randn((learn.batch_size, *data.latents.shape[1:]), generator=g)
-        timesteps = torch.randint(0, n_timesteps, (learn.batch_size,), generator=g)
-        mine = slice(rank * share, (rank + 1) * share)
-        index, noise, timesteps = (t[mine].to(frozen.device) for t in (index, noise, timesteps))
-        with torch.autocast(frozen.device.type, dtype=frozen.dtype, enabled=frozen.dtype != torch.float32):
-            vectors = model.vectors(group_index[index], data.masks[index.cpu()].to(frozen.device))
-            states = encode(frozen.text_encoder, ids, start, vectors)
-            losses = masked_noise_loss(frozen, data, index, noise, timesteps, states)
-        loss = losses.sum() / learn.batch_size  # this rank's part of the global mean
-        optimizer.zero_grad(set_to_none=False)
-        loss.backward()
-        total = loss.detach()
-        if world > 1:
-            import torch.distributed as dist
-
-            for p in params:
-                dist.all_reduce(p.grad)
-            dist.all_reduce(total)
+        draws = torch.Generator().manual_seed(derive_seed(learn.seed, klass.name, method, "step", step))
+        index = torch.randint(len(klass.defects), (learn.batch_size,), generator=draws)
+        noise = torch.randn((learn.batch_size, *data.latents.shape[1:]), generator=draws)
+        timesteps = torch.randint(0, n_timesteps, (learn.batch_size,), generator=draws)
+        grads, parts = [], []
+        for chunk in mine:
+            part = slice(chunk * micro, (chunk + 1) * micro)
+            i, n, t = (x[part].to(frozen.device) for x in (index, noise, timesteps))
+            with torch.autocast(frozen.device.type, dtype=frozen.dtype, enabled=frozen.dtype != torch.float32):
+                vectors = model.vectors(group_index[i], data.masks[i.cpu()].to(frozen.device))
+                losses = masked_noise_loss(frozen, data, i, n, t, encode(frozen.text_encoder, ids, start, vectors))
+            loss = losses.sum() / learn.batch_size  # this micro-batch's part of the global mean
+            grads.append(torch.cat([g.flatten() for g in torch.autograd.grad(loss, params, allow_unused=True,
+                                                                             materialize_grads=True)]))
+            parts.append(loss.detach())
+        gradient, total = _sum_in_order(torch.stack(grads), torch.stack(parts), world)
+        _set_grads(params, gradient)
         optimizer.step()
         step += 1
         loss_value = float(total)
@@ -174,6 +178,34 @@ def learn_class(klass: ConceptClass, spec: ConceptsSpec, method: str, frozen: Fr
         checkpoint.save(final, _tensors(model), {**meta, "step": step, "loss": loss_value})
         checkpoint.state_path(klass.folder, method).unlink(missing_ok=True)
     return LearnResult(klass.name, method, names, step - first, first, time.perf_counter() - begun, loss_value)
+
+
+def _sum_in_order(grads: torch.Tensor, losses: torch.Tensor, world: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every rank's micro-batch gradients (``chunks × P``) and losses summed in global micro-batch order.
+
+    Gathering them and adding in one fixed order (not an all-reduce, whose order depends on the number
+    of processes) makes a step bit-identical on 1 or N processes of the same hardware.
+    """
+    if world > 1:
+        import torch.distributed as dist
+
+        gathered = [torch.empty_like(grads) for _ in range(world)]
+        dist.all_gather(gathered, grads.contiguous())
+        lost = [torch.empty_like(losses) for _ in range(world)]
+        dist.all_gather(lost, losses.contiguous())
+        grads, losses = torch.cat(gathered), torch.cat(lost)
+    total, loss = grads[0].clone(), losses[0].clone()
+    for row, value in zip(grads[1:], losses[1:], strict=True):
+        total += row
+        loss += value
+    return total, loss
+
+
+def _set_grads(params: list[torch.nn.Parameter], flat: torch.Tensor) -> None:
+    offset = 0
+    for p in params:
+        p.grad = flat[offset:offset + p.numel()].view_as(p).clone()
+        offset += p.numel()
 
 
 def _tensors(model: ConceptModel) -> dict[str, torch.Tensor]:

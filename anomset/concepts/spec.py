@@ -55,6 +55,9 @@ class LearnSpec(StrictModel):
     prompt: str = Field(default="a photo of", description="words before the learned tokens")
     steps: int = Field(default=2000, ge=1, le=10_000_000)
     batch_size: int = Field(default=4, ge=1, le=1024, description="global batch (split over the ranks)")
+    micro_batch: int | None = Field(default=None, ge=1, le=1024,
+                                    description="samples per forward pass (default: batch_size); the ranks share "
+                                                "the batch_size / micro_batch micro-batches of a step")
     lr: float = Field(default=5e-3, gt=0.0, le=10.0, description="AdamW learning rate, no weight decay")
     resolution: int = Field(default=512, ge=16, le=2048, description="side the defect images are trained at")
     mask_size: int = Field(default=64, ge=16, le=512, description="side of the mask the position encoder sees")

@@ -137,3 +137,24 @@ def test_gaa_without_concepts_section_or_with_its_own_model_is_one_line(tmp_path
 def test_list_shows_the_concept_synthesizers() -> None:
     output = invoke("list", "synthesizers").output
     assert "gaa " in output and "anogen " in output
+
+
+def test_a_build_refuses_to_resume_over_relearned_concepts(learned: Path, tmp_path: Path) -> None:
+    from anomset.concepts import checkpoint
+
+    recipe = yaml.safe_load(learned.read_text())
+    recipe["output"]["dir"] = str(tmp_path / "out")
+    recipe["output"]["shard_size"] = 4
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    assert invoke("build", str(path), "--no-progress").exit_code == 0
+    (tmp_path / "out" / "manifest.json").unlink()  # as if the build had stopped before its end
+    target = learned.parent / "concepts" / "washer" / "anogen.safetensors"
+    saved = checkpoint.load(target)
+    original = target.read_bytes()
+    try:
+        checkpoint.save(target, {**saved.tensors, "tokens": saved.tensors["tokens"] + 1.0}, saved.meta)
+        result = invoke("build", str(path), "--no-progress")
+        assert result.exit_code == 4 and "concepts.dir" in result.output and len(error_lines(result.output)) == 1
+    finally:
+        target.write_bytes(original)

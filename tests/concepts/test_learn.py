@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from anomset.cli import main
 from anomset.concepts import checkpoint
 from anomset.concepts.frozen import DefectTensors
-from anomset.concepts.learn import masked_noise_loss
+from anomset.concepts.learn import learn_class, masked_noise_loss
 from anomset.concepts.tokens import PositionEncoder, encode, prompt_ids
 from tests.concepts.conftest import fewshot_recipe
 from tests.helpers import build_env
@@ -133,6 +133,20 @@ def test_gpu_only_options_are_refused_on_cpu(tmp_path: Path, vit: Path, tiny_pip
     assert f"concepts.learn.{next(iter(option))}" in result.output
 
 
+def test_micro_batches_that_do_not_split_over_the_ranks_are_one_line(tmp_path: Path, vit: Path,
+                                                                     tiny_pipe: Path) -> None:
+    from anomset.concepts.classes import concept_classes
+    from anomset.concepts.frozen import load_frozen
+    from anomset.errors import RecipeError
+    from anomset.recipe import load_recipe
+
+    loaded = load_recipe(clustered(tmp_path, vit, tiny_pipe, batch_size=4, micro_batch=2))
+    frozen = load_frozen(loaded.recipe.concepts, torch.device("cpu"), torch.float32)
+    klass = concept_classes(loaded, ["washer"])[0]
+    with pytest.raises(RecipeError, match=r"concepts\.learn\.micro_batch.*multiple of 4"):
+        learn_class(klass, loaded.recipe.concepts, "gaa", frozen, loaded.recipe_hash, rank=0, world=4)
+
+
 def test_a_folder_that_is_no_pipeline_is_one_line(tmp_path: Path, vit: Path) -> None:
     (tmp_path / "no-model").mkdir()
     recipe = clustered(tmp_path, vit, tmp_path / "no-model")
@@ -173,3 +187,23 @@ def test_learning_resumes_after_sigkill_to_the_same_tensors(tmp_path: Path, vit:
     resumed = checkpoint.load(tmp_path / "run" / "concepts" / "washer" / "gaa.safetensors")
     assert resumed.tensors.keys() == expected.tensors.keys()
     assert all(torch.equal(resumed.tensors[k], expected.tensors[k]) for k in expected.tensors)
+
+
+@pytest.mark.slow
+def test_two_accelerate_ranks_learn_what_one_process_learns(tmp_path: Path, vit: Path, tiny_pipe: Path) -> None:
+    from tests.helpers import accelerate_launch
+
+    learn = {"steps": 4, "save_every": 2, "batch_size": 2, "micro_batch": 1}
+    results = {}
+    for name, launch in (("one", None), ("two", accelerate_launch)):
+        (tmp_path / name).mkdir()
+        recipe = clustered(tmp_path / name, vit, tiny_pipe, **learn)
+        args = ["-m", "anomset", "learn", str(recipe), "--method", "gaa", "--class", "washer"]
+        command = launch(*args) if launch else [sys.executable, *args]
+        done = subprocess.run(command, env=build_env(), capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        results[name] = checkpoint.load(tmp_path / name / "concepts" / "washer" / "gaa.safetensors")
+    one, two = results["one"], results["two"]
+    assert one.tensors.keys() == two.tensors.keys()
+    # The same micro-batches, shared by the ranks, gradients summed in one order: the same tensors.
+    assert all(torch.equal(one.tensors[key], two.tensors[key]) for key in one.tensors)
