@@ -272,7 +272,7 @@ class Renderer:
         meta = SampleMeta(defect_type=GOOD if as_normal else (entry.defect_type or entry.synthesizer),
                           origin=SYNTHETIC, generator=entry.synthesizer, generator_params=result.params,
                           mask_strategy=mask_name, mask_params=mask_params, mask_area=area, bbox=bbox,
-                          cluster=entry.cluster or str(result.params.get("cluster", "")),  # gaa draws its own
+                          cluster=str(result.params.get("cluster", entry.cluster)),  # gaa/anogen: the group used
                           redraws=redraws, **{**base, "source_key": source_key})
         return Sample(result.image, out_mask, 0 if as_normal else 1, meta)
 

@@ -57,15 +57,18 @@ class ConceptInpainting(InpaintingSynthesizer):
         self._source: dict[str, Any] = {}
         self._size: tuple[int, int] = (0, 0)
         self._concept: dict[str, Any] | None = None
+        self._pinned = ""
 
     def bind_concepts(self, spec: ConceptsSpec | None, class_name: str, source: dict[str, Any],
-                      size: tuple[int, int], *, file: str, field: str) -> None:
-        """Called when the recipe loads: the concepts section, the class and what identifies its data."""
+                      size: tuple[int, int], *, file: str, field: str, cluster: str = "") -> None:
+        """Called when the recipe loads: the concepts section, the class and what identifies its data;
+        ``cluster`` is the entry's ``cluster:`` (then every sample uses that group)."""
         if spec is None:
             raise RecipeError(f"{self.method} learns concepts, but the recipe has no concepts: section", file=file,
                               field=field, fix="add concepts: {dir: FOLDER, model: PIPELINE} and run anomset "
                                                "cluster and anomset learn")
         self.spec, self.class_name, self._source, self._size = spec, class_name, source, tuple(size)
+        self._pinned = cluster
 
     def load(self, device: str) -> Any:
         from anomset.diffusion.loading import acquire_pipeline, parse_pipeline_reference
@@ -125,11 +128,12 @@ class ConceptInpainting(InpaintingSynthesizer):
             counts = [sum(1 for m in members if m == g) for g in names]
         else:
             counts = [sum(1 for d in shown if d.defect_type == g) for g in names]
-        allowed = self.params.groups or names
+        allowed = [self._pinned] if self._pinned else (self.params.groups or names)
         unknown = [g for g in allowed if g not in names]
         if unknown:
+            where = "cluster" if self._pinned else "params.groups"
             raise RecipeError(f"{self.method} has no group {unknown[0]!r} for class {self.class_name!r}; it has "
-                              f"{', '.join(names)}", field="params.groups", fix="name learned clusters/defect types")
+                              f"{', '.join(names)}", field=where, fix="name learned clusters (gaa) or defect types")
         self._concept = {"model": model, "ids": ids, "start": start, "names": names,
                          "weights": np.array([c if g in allowed else 0 for g, c in zip(names, counts, strict=True)],
                                              np.float64),

@@ -128,7 +128,8 @@ def _resolve(recipe: Recipe, file: str) -> tuple[dict[str, Any], Components]:
             if getattr(synth, "uses_concepts", False):  # gaa, anogen: concepts learned by anomset learn
                 source_data = data_spec({"source": resolved["source"], "classes": {}})["source"]
                 synth.bind_concepts(recipe.concepts, class_name, source_data,  # type: ignore[attr-defined]
-                                    recipe.output.image_size, file=file, field=f"{where}.synthesizer")
+                                    recipe.output.image_size, file=file, field=f"{where}.synthesizer",
+                                    cluster=entry.cluster)
             out = resolved["classes"][class_name]["generate"][index]
             out["params"] = synth.resolved_params()
             if out["defect_type"] is None:

@@ -63,6 +63,8 @@ def test_toy_fewshot_builds_gaa_and_anogen_samples(learned: Path) -> None:
         assert params["model"] == load_recipe(learned).recipe.concepts.model and params["revision"] == ""
         assert {"steps", "guidance", "seed", "checkpoint_sha256"} <= set(params)
         assert meta["mask_strategy"] == "geometric" and meta["mask_area"] > 0
+    card = (out / "README.md").read_text()
+    assert load_recipe(learned).recipe.concepts.model in card  # the card names the model that made them
 
 
 def test_gaa_changes_nothing_outside_its_mask(learned: Path) -> None:
@@ -89,6 +91,30 @@ def test_gaa_changes_nothing_outside_its_mask(learned: Path) -> None:
         assert np.any(result.image[~outside] != normal.image[~outside])
     again = gaa.apply_batch([normal.image] * 2, masks, [context] * 2, [np.random.default_rng(7 + i) for i in range(2)])
     assert all(np.array_equal(a.image, b.image) for a, b in zip(results, again, strict=True))
+    gaa.teardown()
+
+
+def test_an_entry_cluster_pins_the_group(learned: Path, tmp_path: Path) -> None:
+    from anomset.build.launch import open_source
+    from anomset.build.render import ClassPool
+    from anomset.context import SampleContext
+    from anomset.masks.geometric import GeometricMask
+    from anomset.recipe import load_recipe
+
+    recipe = yaml.safe_load(learned.read_text())
+    recipe["classes"]["washer"]["generate"][0]["cluster"] = "c1"
+    path = tmp_path / "pinned.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    loaded = load_recipe(path)
+    source, index = open_source(loaded)
+    pool = ClassPool(source, "washer", index["washer"], (64, 64))
+    gaa = loaded.components.synthesizers[("washer", 0)]
+    gaa.setup(pool, "cpu")
+    normal = pool.load(pool.normals[0].key)
+    context = SampleContext("washer", normal.foreground, pool=pool)
+    masks = [GeometricMask()((64, 64), context, np.random.default_rng(i)).mask for i in range(3)]
+    made = gaa.apply_batch([normal.image] * 3, masks, [context] * 3, [np.random.default_rng(i) for i in range(3)])
+    assert [r.params["cluster"] for r in made] == ["c1"] * 3
     gaa.teardown()
 
 
