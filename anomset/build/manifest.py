@@ -80,7 +80,7 @@ def entry_order(name: str) -> int:
 
 def fallback_totals(records: list[dict[str, Any]]) -> dict[str, int]:
     """Redraws and replaced sources over the whole build, from the shards' per-entry tallies."""
-    totals: Counter[str] = Counter({"redraws": 0, "redrawn": 0, "replaced_sources": 0})
+    totals: Counter[str] = Counter({"samples": 0, "redraws": 0, "redrawn": 0, "replaced_sources": 0})
     for record in records:
         for stats in record.get("by_entry", {}).values():
             totals.update({k: stats.get(k, 0) for k in totals})
@@ -91,8 +91,10 @@ def fallback_lines(manifest: dict[str, Any]) -> list[str]:
     """What the redraw policy did, for the end of ``anomset build``: totals, then every entry where
     most samples needed another normal image than planned (the recipe asks too much of the class)."""
     totals = manifest.get("fallbacks") or {}
-    lines = [f"redraws: {totals.get('redraws', 0)} over {totals.get('redrawn', 0)} samples; "
-             f"{totals.get('replaced_sources', 0)} samples made from another normal image than planned"]
+    synthetic = f" of {totals['samples']}" if "samples" in totals else ""
+    lines = [f"redraws: {totals.get('redrawn', 0)}{synthetic} synthetic samples needed any "
+             f"({totals.get('redraws', 0)} tries beyond the first); {totals.get('replaced_sources', 0)} made from "
+             "another normal image than planned"]
     for cls, splits in manifest.get("counts", {}).items():
         for split, counts in splits.items():
             for entry, stats in counts.get("by_entry", {}).items():
