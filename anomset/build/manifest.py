@@ -46,8 +46,12 @@ def build_manifest(name: str, version: str, recipe_hash: str, source: dict[str, 
         split["by_defect_type"].update(record["by_defect_type"])
     # Per-class facts the renderer judged from the data (a record of an older build lacks them).
     grayscale: dict[str, bool] = {}
+    foreground: dict[str, str] = {}
     for record in records:
         grayscale[record["class"]] = grayscale.get(record["class"], True) and bool(record.get("grayscale", False))
+        mode = record.get("foreground")
+        if mode and foreground.get(record["class"], "given") == "given":  # a shard that estimated says how
+            foreground[record["class"]] = mode
     for splits in counts.values():
         for split in splits.values():
             split["by_generator"] = dict(sorted(split["by_generator"].items()))
@@ -65,7 +69,8 @@ def build_manifest(name: str, version: str, recipe_hash: str, source: dict[str, 
         "versions": package_versions(),
         "total_samples": sum(r["samples"] for r in records),
         "counts": {k: dict(sorted(v.items())) for k, v in sorted(counts.items())},
-        "classes": {name: {"grayscale": gray} for name, gray in sorted(grayscale.items())},
+        "classes": {name: {"grayscale": gray, **({"foreground": foreground[name]} if name in foreground else {})}
+                    for name, gray in sorted(grayscale.items())},
         "shards": [{**{k: r[k] for k in ("path", "class", "split", "samples", "anomalies", "bytes", "sha256",
                                          "by_generator")}, "by_entry": r.get("by_entry", {})}
                    for r in records],
