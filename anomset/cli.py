@@ -275,9 +275,12 @@ def export(out_dir: Path, target: Path, fmt: str) -> None:
 @_friendly
 def cluster_(recipe: Path, classes: tuple[str, ...]) -> None:
     """Cluster the real defects each class shows to generators (GAA); writes under concepts.dir."""
+    from anomset.build.ranks import is_main_process
     from anomset.concepts.run_cluster import run_cluster
     from anomset.recipe import load_recipe
 
+    if not is_main_process():
+        return  # under a launcher, rank 0 alone clusters (it is quick and writes shared files)
     run_cluster(load_recipe(recipe), list(classes) or None, echo=click.echo)
 
 
