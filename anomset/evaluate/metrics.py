@@ -266,3 +266,23 @@ class PixelMetricAccumulator:
             f1_max_error_bound=max(f1_bound, 0.0), pro_error_bound=pro_bound, bins=self.bins,
             bin_width=self._width / self.bins, positives=int(total_pos), negatives=int(total_neg),
             regions=self._regions)
+
+
+def pixel_curves(accumulator: PixelMetricAccumulator, points: int = 200) -> dict[str, list[float]]:
+    """ROC (fpr, tpr) and PR (recall, precision) of the binned pixels, thinned to about ``points`` each (plots)."""
+    pos, neg = accumulator._pos[::-1], accumulator._neg[::-1]
+    total_pos, total_neg = _totals(pos, neg)
+    tp, fp = np.cumsum(pos), np.cumsum(neg)
+    keep = np.unique(np.linspace(0, tp.size - 1, points).round().astype(np.intp))
+    keep = keep[(tp[keep] + fp[keep]) > 0]
+    return {"fpr": (fp[keep] / total_neg).tolist(), "tpr": (tp[keep] / total_pos).tolist(),
+            "recall": (tp[keep] / total_pos).tolist(), "precision": (tp[keep] / (tp[keep] + fp[keep])).tolist()}
+
+
+def image_curves(scores: np.ndarray, labels: np.ndarray) -> dict[str, list[float]]:
+    """ROC and PR points of image scores at every distinct score (plots)."""
+    pos, neg = threshold_counts(scores, labels)
+    total_pos, total_neg = _totals(pos, neg)
+    tp, fp = np.cumsum(pos), np.cumsum(neg)
+    return {"fpr": (fp / total_neg).tolist(), "tpr": (tp / total_pos).tolist(),
+            "recall": (tp / total_pos).tolist(), "precision": (tp / (tp + fp)).tolist()}
