@@ -218,9 +218,9 @@ def _run_units(plan: EvalPlan, store: UnitStore, units: list[Unit], ranks: Any, 
             targets = []
             for target in job.targets:
                 if target.kind == HELD_OUT:
-                    targets.append((target.setting, data.held_out(target.class_name, target.generator), True))
+                    targets.append((target.setting, data.held_out(target.scored_class, target.generator), True))
                 else:
-                    samples, masked = data.real(target.class_name)
+                    samples, masked = data.real(target.scored_class)
                     targets.append((target.setting, D.as_test_set(samples), masked))
             cls, params = plan.loaded.detectors[unit.detector]
             draws_maps = job.protocol == "plain" and unit.seed == min(plan.loaded.recipe.seeds)

@@ -75,13 +75,18 @@ class ClassInfo:
 
 @dataclass(frozen=True)
 class Target:
-    """One results row of a job: scored on ``kind`` (the real test set of ``class_name``, or the
-    held-out anomalies of ``generator`` beside the real test normals)."""
+    """One results row of a job (row class ``class_name``): scored on ``kind``, the real test set of
+    ``scored_class``, or the held-out anomalies of ``generator`` beside its real test normals."""
 
     class_name: str
     setting: dict[str, Any]
     kind: str = REAL
     generator: str = ""
+    test_class: str = ""  # whose test set is scored; default: class_name
+
+    @property
+    def scored_class(self) -> str:
+        return self.test_class or self.class_name
 
 
 @dataclass(frozen=True)
@@ -238,7 +243,7 @@ class Cross(Protocol):
 
     def plan(self, info: dict[str, ClassInfo], classes: list[str]) -> tuple[list[Job], list[str]]:
         sources = self.params.train_classes or classes
-        jobs = [Job(self.registry_name, a, {}, tuple(Target(a, {"test_class": b}) for b in classes))
+        jobs = [Job(self.registry_name, a, {}, tuple(Target(a, {"test_class": b}, test_class=b) for b in classes))
                 for a in sources if a in info]
         missing = [a for a in sources if a not in info]
         return jobs, [f"cross: the dataset has no class {a}; skipped" for a in missing]
