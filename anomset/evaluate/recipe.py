@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 
 from anomset.configurable import StrictModel, format_validation_error
 from anomset.errors import RecipeError
@@ -100,15 +100,16 @@ class EvalRecipe(StrictModel):
                                  f"known: {', '.join(METRICS)}")
         return value
 
-    @model_validator(mode="after")
-    def _unique_labels(self) -> EvalRecipe:
-        labels = [d.name or d.type for d in self.detectors]
+    @field_validator("detectors")
+    @classmethod
+    def _unique_labels(cls, value: list[DetectorSpec]) -> list[DetectorSpec]:
+        labels = [d.name or d.type for d in value]
         for label in labels:
             if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", label):
                 raise ValueError(f"detector name {label!r}: use letters, digits, '_', '.' or '-'")
         if len(set(labels)) != len(labels):
-            raise ValueError("two detectors share a name; give each a distinct name:")
-        return self
+            raise ValueError("two detectors share a name; give each a distinct name: (one row label per detector)")
+        return value
 
 
 @dataclass(frozen=True)
