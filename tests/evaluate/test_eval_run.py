@@ -195,3 +195,43 @@ def test_a_test_source_without_masks_skips_pixel_metrics(build: Path, tmp_path: 
     assert rows and all(not any(m.startswith("pixel_") for m in r.metrics) and "image_auroc" in r.metrics
                         for r in rows)
     assert np.isfinite([r.metrics["image_auroc"].mean for r in rows]).all()
+
+
+def test_a_published_dataset_is_read_through_load_dataset(build: Path, tmp_path: Path, monkeypatch) -> None:
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    out = tmp_path / "bench"
+    spec = eval_recipe(Path("unused"), protocols=["plain"], seeds=[0])
+    spec["dataset"] = {"hub": str(build)}
+    spec["output"] = str(out)
+    published = run_eval(load_eval_recipe(write_eval(tmp_path / "hub.yaml", spec)), progress=False,
+                         echo=lambda line: None)
+    local = run_eval(load_eval_recipe(write_eval(tmp_path / "local.yaml", {**spec, "dataset": str(build),
+                                                                           "output": str(tmp_path / "local")})),
+                     progress=False, echo=lambda line: None)
+    assert published.results_path == out / "benchmarks" / "results.json"
+    rows = [read_results(folder).results for folder in (out, tmp_path / "local")]
+    assert [r.metrics for r in rows[0]] == [r.metrics for r in rows[1]] and local.rows == 2
+    manifest = json.loads((build / "manifest.json").read_text())
+    assert read_results(out).dataset.data_hash == manifest["data_hash"]
+    assert rows[0][0].dataset_recipe_hash == manifest["recipe_hash"]
+
+
+def test_correlation_rows_and_kept_quality() -> None:
+    from anomset.evaluate.report import Provenance, correlation_rows, merge_results
+    from anomset.hub.detector_results import SCHEMA, DatasetRef, QualityRow, ResultRow, Results, Stat
+
+    provenance = Provenance("d" * 64, "r" * 64, "t" * 64, "e" * 64)
+    scores = {"cutpaste": 0.7, "draem": 0.9, "nsa": 0.8}
+    rows = [ResultRow(detector="unet", protocol="hybrid", class_="brick", setting={"generators": g}, seeds=[0, 1],
+                      metrics={"pixel_auroc": Stat(mean=v, std=0.0)}) for g, v in scores.items()]
+    quality = Results(schema_=SCHEMA, dataset=DatasetRef(data_hash="d" * 64), quality=[
+        QualityRow(class_="brick", generator=g, metrics={"kid": Stat(mean=k, std=0.0)})
+        for g, k in (("cutpaste", 0.3), ("draem", 0.1), ("nsa", 0.2))])
+    extra, notes = correlation_rows(rows, quality, "pixel_auroc", provenance)
+    assert notes == [] and len(extra) == 1
+    assert extra[0].metrics["spearman"].mean == pytest.approx(-1.0) and extra[0].setting["quality_metric"] == "kid"
+    merged = merge_results(quality, rows + extra, [], provenance)
+    assert merged.quality == quality.quality and len(merged.results) == 4
+    assert correlation_rows(rows, None, "pixel_auroc", provenance)[1][0].startswith("correlation: results.json has")
