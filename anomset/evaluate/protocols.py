@@ -28,9 +28,8 @@ from pydantic import Field, ValidationError, field_validator
 
 from anomset.configurable import Configurable, StrictModel, format_validation_error
 from anomset.errors import RecipeError
-from anomset.registry import Registry
+from anomset.registry import PROTOCOLS
 
-PROTOCOLS: Registry = Registry("protocol")
 REAL, HELD_OUT = "real", "held_out"
 
 
