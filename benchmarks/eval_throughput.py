@@ -118,18 +118,20 @@ def maps_and_masks(count: int, side: int, seed: int = 0) -> tuple[list[np.ndarra
 
 def pro_reference(maps: list[np.ndarray], masks: list[np.ndarray], thresholds: int, max_fpr: float = 0.3) -> float:
     """Per threshold: binarise every map, mean overlap over all regions, FPR over all normal pixels."""
-    labelled = [cv2.connectedComponents((m > 0).astype(np.uint8), connectivity=8) for m in masks]
+    regions = []  # per image: the flat pixel indices of each ground-truth region (found once)
+    for mask in masks:
+        count, labels = cv2.connectedComponents((mask > 0).astype(np.uint8), connectivity=8)
+        regions.append([np.flatnonzero(labels == r) for r in range(1, count)])
     low, high = min(float(m.min()) for m in maps), max(float(m.max()) for m in maps)
     normals = sum(int((m == 0).sum()) for m in masks)
     fprs, pros = [], []
     for t in np.linspace(high, low, thresholds):
         overlaps, false_positive = [], 0
-        for score, mask, (count, labels) in zip(maps, masks, labelled, strict=True):
+        for score, mask, inside in zip(maps, masks, regions, strict=True):
             hit = score >= t
-            false_positive += int((hit & (mask == 0)).sum())
-            for region in range(1, count):
-                inside = labels == region
-                overlaps.append(hit[inside].mean())
+            false_positive += int(np.count_nonzero(hit & (mask == 0)))
+            flat = hit.ravel()
+            overlaps += [float(flat[idx].mean()) for idx in inside]
         fprs.append(false_positive / normals)
         pros.append(float(np.mean(overlaps)))
     fpr, pro = np.concatenate(([0.0], fprs)), np.concatenate(([0.0], pros))

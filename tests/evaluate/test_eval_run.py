@@ -235,3 +235,19 @@ def test_correlation_rows_and_kept_quality() -> None:
     merged = merge_results(quality, rows + extra, [], provenance)
     assert merged.quality == quality.quality and len(merged.results) == 4
     assert correlation_rows(rows, None, "pixel_auroc", provenance)[1][0].startswith("correlation: results.json has")
+
+
+@pytest.mark.slow
+def test_accelerate_launch_gives_the_one_process_figures(build: Path, tmp_path: Path) -> None:
+    from tests.helpers import accelerate_launch
+
+    single = Path(shutil.copytree(build, tmp_path / "single"))
+    recipe = eval_recipe(build, detectors=[{"type": "unet", "params": TINY_UNET}], protocols=["plain", "hybrid"])
+    launched = write_eval(tmp_path / "launched.yaml", recipe)
+    one = write_eval(tmp_path / "one.yaml", {**recipe, "dataset": str(single)})
+    done = subprocess.run(accelerate_launch("-m", "anomset", "eval", str(launched), "--no-progress"), env=build_env(),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    run_eval(load_eval_recipe(one), progress=False, echo=lambda line: None)
+    rows = [json.loads((f / "benchmarks" / "results.json").read_text())["results"] for f in (build, single)]
+    assert rows[0] == rows[1]
