@@ -59,6 +59,7 @@ def plan_eval(loaded: LoadedEval) -> EvalPlan:
     recipe, file = loaded.recipe, loaded.path
     dataset = D.open_dataset(recipe.dataset, file)
     output = loaded.output_folder()
+    report.previous_results(output)  # a broken results.json stops the evaluation before any training
     built = dataset.classes()
     classes = recipe.test.classes or built
     source = loaded.source

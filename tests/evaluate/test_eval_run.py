@@ -160,6 +160,14 @@ def test_bad_input_is_one_line_and_leaves_results_untouched(build: Path, tmp_pat
     assert "test.classes" in line and "'washer' is missing from the test source" in line
 
 
+def test_a_broken_results_json_stops_before_training(build: Path, tmp_path: Path) -> None:
+    (build / "benchmarks").mkdir(exist_ok=True)
+    (build / "benchmarks" / "results.json").write_text("{not json")
+    line = _fails(write_eval(tmp_path / "eval.yaml", eval_recipe(build)), build)
+    assert "results.json: not valid JSON" in line
+    assert not (build / ".anomset" / "eval").exists()
+
+
 def test_supervised_detector_on_a_build_without_train_anomalies(tmp_path: Path) -> None:
     recipe = tiny_recipe()
     for plan in recipe["classes"].values():
