@@ -154,6 +154,7 @@ def main() -> None:
     if not args.skip_unet:
         with tempfile.TemporaryDirectory() as tmp:
             data = build(Path(tmp))
+            bare_loop(data, 1)  # warm-up: torch's first convolutions set up kernels and thread pools
             ratios = []
             for index in range(args.rounds):
                 if index % 2 == 0:
