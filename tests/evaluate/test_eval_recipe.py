@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import tiny_recipe, write_recipe
 from eval_helpers import TOY_TEST, eval_recipe, write_eval
 
 from anomset.cli import main
@@ -17,6 +16,7 @@ from anomset.evaluate.protocols import PROTOCOLS, ClassInfo, TrainRow, correlati
 from anomset.evaluate.recipe import EvalRecipe, is_eval_recipe, load_eval_data
 from anomset.recipe import load_recipe
 from anomset.workflow import build_dataset
+from tests.conftest import tiny_recipe, write_recipe
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 UNET = [{"type": "unet", "params": {"epochs": 1}}]

@@ -13,7 +13,6 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import tiny_recipe, write_recipe
 from eval_helpers import TINY_UNET, TOY_TEST, eval_recipe, register_mean_diff, unregister_mean_diff, write_eval
 
 from anomset.build.protocol import shown_defect_keys
@@ -24,6 +23,7 @@ from anomset.hub.detector_results import read_results
 from anomset.recipe import load_recipe
 from anomset.registry import SOURCES
 from anomset.workflow import build_dataset
+from tests.conftest import tiny_recipe, write_recipe
 from tests.helpers import build_env
 
 pytestmark = pytest.mark.usefixtures("mean_diff")
