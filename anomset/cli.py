@@ -137,6 +137,8 @@ def validate(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: b
     from anomset.recipe import load_recipe
     from anomset.sources.check import describe_counts
 
+    if _validate_eval(recipe):
+        return
     loaded = load_recipe(recipe)
     prepared = prepare(loaded, progress=not no_progress)
     for line in prepared.report.lines():
@@ -153,6 +155,53 @@ def validate(recipe: Path, out_dir: Path | None, overwrite: bool, no_progress: b
     warned = f"; warnings: {describe_counts(counts)}" if counts else ""
     click.echo(f"ok: {recipe} ({len(loaded.recipe.classes)} classes, {samples} samples in {len(plan)} shards, "
                f"data_hash {loaded.data_hash[:12]}{where}{warned})")
+
+
+def _validate_eval(recipe: Path) -> bool:
+    """Validate RECIPE as an eval recipe if it is one (it names a dataset to evaluate)."""
+    from anomset.evaluate.recipe import is_eval_recipe, load_eval_data, read_yaml
+
+    data = read_yaml(recipe)
+    if not is_eval_recipe(data):
+        return False
+    from anomset.eval_workflow import plan_eval
+
+    plan = plan_eval(load_eval_data(data, str(recipe)))
+    for note in plan.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"ok: {recipe} (eval recipe: {len(plan.classes)} classes, {len(plan.units)} units, "
+               f"eval_hash {plan.loaded.eval_hash[:12]})")
+    return True
+
+
+@main.command("eval")
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
+@click.option("--processes", "-j", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Processes on this machine (0: one per core); units are split across them. Or accelerate launch.")
+@_friendly
+def eval_(recipe: Path, no_progress: bool, processes: int) -> None:
+    """Train and score the reference detectors of the eval RECIPE; write benchmarks/ and the card (resumable)."""
+    from anomset.build.local_launch import available_cores, run_ranks
+    from anomset.build.ranks import launched_world_size
+    from anomset.eval_workflow import run_eval
+    from anomset.evaluate.recipe import load_eval_recipe
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    loaded = load_eval_recipe(recipe)
+    processes = processes or available_cores()
+    if processes > 1:
+        if launched_world_size() > 1:
+            raise AnomsetError("--processes cannot be combined with accelerate launch or torchrun",
+                               fix="drop --processes: the launcher already starts the processes")
+        code = run_ranks(["eval", str(recipe), *(["--no-progress"] if no_progress else [])], processes)
+        if code:
+            sys.exit(code)
+        return
+    result = run_eval(loaded, progress=not no_progress, echo=click.echo)
+    if result.results_path is not None:
+        click.echo(f"evaluated {result.units} units ({result.computed} computed here) -> {result.results_path} "
+                   f"({result.rows} rows)")
 
 
 @main.command("list")
@@ -267,6 +316,36 @@ def export(out_dir: Path, target: Path, fmt: str) -> None:
     result = export_mvtec(out_dir, target)
     classes = len({class_name for class_name, _, _ in result.counts})
     click.echo(f"exported {result.samples} samples of {classes} classes ({fmt} layout) -> {result.target}")
+
+
+@main.command("cluster")
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--class", "classes", multiple=True, help="Only this class (repeatable; default: gaa/anogen classes).")
+@_friendly
+def cluster_(recipe: Path, classes: tuple[str, ...]) -> None:
+    """Cluster the real defects each class shows to generators (GAA); writes under concepts.dir."""
+    from anomset.build.ranks import is_main_process
+    from anomset.concepts.run_cluster import run_cluster
+    from anomset.recipe import load_recipe
+
+    if not is_main_process():
+        return  # under a launcher, rank 0 alone clusters (it is quick and writes shared files)
+    run_cluster(load_recipe(recipe), list(classes) or None, echo=click.echo)
+
+
+@main.command("learn")
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--class", "classes", multiple=True, help="Only this class (repeatable; default: gaa/anogen classes).")
+@click.option("--method", "methods", multiple=True, type=click.Choice(["gaa", "anogen"]),
+              help="Learn this method's concepts (default: those the class's entries use).")
+@_friendly
+def learn_(recipe: Path, classes: tuple[str, ...], methods: tuple[str, ...]) -> None:
+    """Learn few-shot anomaly concepts (after anomset cluster); resumable, accelerate launch for ranks."""
+    from anomset.concepts.run_learn import run_learn
+    from anomset.recipe import load_recipe
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    run_learn(load_recipe(recipe), list(classes) or None, list(methods) or None, echo=click.echo)
 
 
 def run() -> None:

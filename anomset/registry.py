@@ -79,6 +79,7 @@ SYNTHESIZERS: Registry = Registry("synthesizer", ("anomset.synth",))
 # Detector modules import torch only when a detector trains, so listing them stays fast.
 DETECTORS: Registry = Registry("detector", ("anomset.evaluate.detectors",))
 QUALITY_FILTERS: Registry = Registry("quality filter", ("anomset.quality",))
+PROTOCOLS: Registry = Registry("protocol", ("anomset.evaluate.protocols",))  # of anomset eval
 
 ALL_REGISTRIES: dict[str, Registry] = {
     "sources": SOURCES,
@@ -86,4 +87,5 @@ ALL_REGISTRIES: dict[str, Registry] = {
     "synthesizers": SYNTHESIZERS,
     "detectors": DETECTORS,
     "quality": QUALITY_FILTERS,
+    "protocols": PROTOCOLS,
 }

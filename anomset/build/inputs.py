@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from anomset.concepts.fingerprint import FIELD as CONCEPTS_FIELD
+from anomset.concepts.fingerprint import concepts_fingerprint
 from anomset.errors import SourceError
 from anomset.recipe.identity import locations
 from anomset.recipe.load import LoadedRecipe
@@ -41,4 +43,7 @@ def input_fingerprints(loaded: LoadedRecipe, source: Source) -> dict[str, str]:
     for field, folder in sorted(locations(loaded.resolved).items()):
         if not field.startswith("source."):
             found[field] = folder_fingerprint(folder, file=loaded.path, field=field)
+    concepts = concepts_fingerprint(loaded.resolved)  # learned concepts (gaa, anogen) are data too
+    if concepts is not None:
+        found[CONCEPTS_FIELD] = concepts
     return found

@@ -219,14 +219,31 @@ class PixelMetricAccumulator:
             self._grow(left=True)
         while high > self._low + self._width:
             self._grow(left=False)
-        index = np.floor((scores.astype(np.float64) - self._low) * (self.bins / self._width)).astype(np.intp)
-        np.clip(index, 0, self.bins - 1, out=index)
-        weights, regions = region_weights(anomalous)
-        index, anomalous = index.ravel(), anomalous.ravel()
-        self._pos += np.bincount(index, weights=anomalous, minlength=self.bins)
-        self._neg += np.bincount(index, weights=~anomalous, minlength=self.bins)
-        self._overlap += np.bincount(index, weights=weights.ravel(), minlength=self.bins)
-        self._regions += regions
+        index = self._bin(scores).ravel()
+        every = np.bincount(index, minlength=self.bins)
+        mask8 = anomalous.view(np.uint8)
+        x, y, w, h = cv2.boundingRect(mask8)
+        if w and h:
+            # Regions lie inside the mask's bounding box: label only that crop, weigh only anomalous pixels
+            # (region weights, 1 / region area, are zero elsewhere).
+            count, labels, stats, _ = cv2.connectedComponentsWithStats(mask8[y:y + h, x:x + w], connectivity=8)
+            rows, cols = np.nonzero(mask8[y:y + h, x:x + w])  # row-major, as a flat scan of the whole map
+            inside = index[(rows + y) * anomalous.shape[1] + (cols + x)]
+            positives = np.bincount(inside, minlength=self.bins)
+            self._pos += positives
+            every -= positives
+            weights = 1.0 / stats[labels[rows, cols], cv2.CC_STAT_AREA]
+            self._overlap += np.bincount(inside, weights=weights, minlength=self.bins)
+            self._regions += count - 1
+        self._neg += every
+
+    def _bin(self, scores: np.ndarray) -> np.ndarray:
+        """Each score's bin in the current range (float64 arithmetic, as the range was grown for), in place."""
+        position = np.subtract(scores, self._low, dtype=np.float64)
+        position *= self.bins / self._width
+        np.floor(position, out=position)
+        np.clip(position, 0, self.bins - 1, out=position)
+        return position.astype(np.intp)
 
     def _grow(self, left: bool) -> None:
         """Double the range; each new bin is exactly two old ones, so nothing already binned moves."""
@@ -266,3 +283,23 @@ class PixelMetricAccumulator:
             f1_max_error_bound=max(f1_bound, 0.0), pro_error_bound=pro_bound, bins=self.bins,
             bin_width=self._width / self.bins, positives=int(total_pos), negatives=int(total_neg),
             regions=self._regions)
+
+
+def pixel_curves(accumulator: PixelMetricAccumulator, points: int = 200) -> dict[str, list[float]]:
+    """ROC (fpr, tpr) and PR (recall, precision) of the binned pixels, thinned to about ``points`` each (plots)."""
+    pos, neg = accumulator._pos[::-1], accumulator._neg[::-1]
+    total_pos, total_neg = _totals(pos, neg)
+    tp, fp = np.cumsum(pos), np.cumsum(neg)
+    keep = np.unique(np.linspace(0, tp.size - 1, points).round().astype(np.intp))
+    keep = keep[(tp[keep] + fp[keep]) > 0]
+    return {"fpr": (fp[keep] / total_neg).tolist(), "tpr": (tp[keep] / total_pos).tolist(),
+            "recall": (tp[keep] / total_pos).tolist(), "precision": (tp[keep] / (tp[keep] + fp[keep])).tolist()}
+
+
+def image_curves(scores: np.ndarray, labels: np.ndarray) -> dict[str, list[float]]:
+    """ROC and PR points of image scores at every distinct score (plots)."""
+    pos, neg = threshold_counts(scores, labels)
+    total_pos, total_neg = _totals(pos, neg)
+    tp, fp = np.cumsum(pos), np.cumsum(neg)
+    return {"fpr": (fp / total_neg).tolist(), "tpr": (tp / total_pos).tolist(),
+            "recall": (tp / total_pos).tolist(), "precision": (tp / (tp + fp)).tolist()}

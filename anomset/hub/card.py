@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from anomset.concepts.spec import METHODS as CONCEPT_METHODS
 from anomset.dataset.contract import CARD
 from anomset.dataset.files import write_atomic
 from anomset.dataset.reader import read_manifest, read_resolved
@@ -93,6 +94,10 @@ def template_context(out: Path, resolved: dict[str, Any], manifest: dict[str, An
                 "params": _compact(params)})
             if g.get("cluster"):
                 clusters.add(f"{cls}/{g['cluster']}")
+            concepts = resolved.get("concepts") or {}
+            if g["synthesizer"] in CONCEPT_METHODS and concepts:  # their base model is the recipe's concepts.model
+                models.append({"class": cls, "synthesizer": g["synthesizer"], "id": concepts["model"],
+                               "revision": concepts.get("revision") or ""})
             for key, value in params.items():
                 if _MODEL_KEYS.search(key) and isinstance(value, str) and value:
                     models.append({"class": cls, "synthesizer": g["synthesizer"], "id": value,

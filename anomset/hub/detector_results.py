@@ -9,10 +9,12 @@ Schema (``schema: "anomset.benchmarks/2"``; every number a reference detector pr
       "schema": "anomset.benchmarks/2",
       "dataset": {"repo": "org/name", "revision": "v1.0.0", "data_hash": "<64 hex>"},
       "results": [                        # one row per detector × protocol × class × setting
-        {"detector": "unet", "protocol": "ratio_sweep", "class": "brick",
+        {"detector": "unet", "protocol": "ratio", "class": "brick",
          "setting": {"synthetic_ratio": 0.5},            # protocol knobs; {} when none
          "seeds": [0, 1, 2],
-         "metrics": {"image_auroc": {"mean": 0.97, "std": 0.01}, "pixel_pro": {"mean": 0.9, "std": 0.02}}}
+         "metrics": {"image_auroc": {"mean": 0.97, "std": 0.01}, "pixel_pro": {"mean": 0.9, "std": 0.02}},
+         "dataset_recipe_hash": "<64 hex>",              # what produced the row (``anomset eval``)
+         "test_fingerprint": "<64 hex>", "eval_hash": "<64 hex>"}
       ],
       "quality": [                        # optional: generation quality (IS, IC-LPIPS, KID, ...)
         {"class": "brick", "generator": "draem", "metrics": {"kid": {"mean": 0.01, "std": 0.001}}}
@@ -63,6 +65,13 @@ class ResultRow(StrictModel):
     setting: dict[str, Any] = Field(default_factory=dict)
     seeds: list[int] = Field(min_length=1)
     metrics: dict[str, Stat] = Field(min_length=1)
+    dataset_recipe_hash: str = ""
+    test_fingerprint: str = ""
+    eval_hash: str = ""
+
+    def key(self) -> tuple[str, str, str, str]:
+        """What a row is a figure of: a newer evaluation of the same key replaces it."""
+        return self.detector, self.protocol, self.class_, json.dumps(self.setting, sort_keys=True)
 
 
 class QualityRow(StrictModel):

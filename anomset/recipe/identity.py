@@ -96,6 +96,8 @@ def _without_locations(resolved: dict[str, Any]) -> dict[str, Any]:
     spec = copy.deepcopy(resolved)
     for key in OUTPUT_LOCATION_KEYS:
         spec.get("output", {}).pop(key, None)
+    if isinstance(spec.get("concepts"), dict):
+        spec["concepts"].pop("dir", None)  # where concepts live, not what they are
     for _, params, key in list(location_params(spec)):
         params.pop(key)
     return spec

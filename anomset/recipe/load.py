@@ -114,6 +114,8 @@ def build_component(registry: Registry, name: str, params: dict[str, Any], *, fi
 def _resolve(recipe: Recipe, file: str) -> tuple[dict[str, Any], Components]:
     """The recipe with every default filled in (components' params included), and those components."""
     resolved = recipe.model_dump(mode="json")
+    if resolved.get("concepts") is None:
+        resolved.pop("concepts", None)  # recipes without concepts keep the hashes they had
     source = build_component(SOURCES, recipe.source.type, recipe.source.params, file=file, field="source.type")
     resolved["source"]["params"] = source.resolved_params()
     components = Components(source, {}, {})  # type: ignore[arg-type]
@@ -123,6 +125,11 @@ def _resolve(recipe: Recipe, file: str) -> tuple[dict[str, Any], Components]:
             synth = build_component(SYNTHESIZERS, entry.synthesizer, entry.params, file=file,
                                     field=f"{where}.synthesizer")
             components.synthesizers[(class_name, index)] = synth  # type: ignore[assignment]
+            if getattr(synth, "uses_concepts", False):  # gaa, anogen: concepts learned by anomset learn
+                source_data = data_spec({"source": resolved["source"], "classes": {}})["source"]
+                synth.bind_concepts(recipe.concepts, class_name, source_data,  # type: ignore[attr-defined]
+                                    recipe.output.image_size, file=file, field=f"{where}.synthesizer",
+                                    cluster=entry.cluster)
             out = resolved["classes"][class_name]["generate"][index]
             out["params"] = synth.resolved_params()
             if out["defect_type"] is None:

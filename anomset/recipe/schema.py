@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
+from anomset.concepts.spec import ConceptsSpec
 from anomset.configurable import StrictModel
 from anomset.recipe.licenses import check_license
 
@@ -150,6 +151,7 @@ class Recipe(StrictModel):
     output: OutputSpec = Field(default_factory=OutputSpec)
     classes: dict[str, ClassPlan] = Field(min_length=1)
     hub: HubSpec = Field(default_factory=HubSpec)
+    concepts: ConceptsSpec | None = Field(default=None, description="few-shot concepts for gaa / anogen")
 
     @field_validator("name")
     @classmethod

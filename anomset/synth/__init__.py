@@ -1,10 +1,12 @@
 """Synthesizers: one module per method, all behind ``Synthesizer.propose_mask`` / ``apply``."""
 
 from anomset.synth import (
+           anogen,
            cutpaste,
            cutpaste_scar,
            diffusion_text,
            draem,
+           gaa,
            logical,
            near_distribution,
            nsa,
@@ -14,5 +16,5 @@ from anomset.synth import (
 )
 from anomset.synth.base import Synthesizer, SynthResult
 
-__all__ = ["SynthResult", "Synthesizer", "cutpaste", "cutpaste_scar", "diffusion_text", "draem", "logical",
-           "near_distribution", "nsa", "real_paste", "rotation", "texture_blend"]
+__all__ = ["SynthResult", "Synthesizer", "anogen", "cutpaste", "cutpaste_scar", "diffusion_text", "draem", "gaa",
+           "logical", "near_distribution", "nsa", "real_paste", "rotation", "texture_blend"]

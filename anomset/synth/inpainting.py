@@ -91,9 +91,14 @@ class InpaintingSynthesizer(ModelBackedSynthesizer):
         super().__init__(**params)
         self._residual: tuple[Any, list[np.ndarray], np.ndarray] | None = None  # backbone, normals, features
 
-    def prepare_class(self, pool: ClassPool) -> None:
-        if self.params.mask_source != "residual":
-            return
+    def setup(self, pool: ClassPool, device: str = "cpu") -> None:
+        """The pipeline and the class (``ModelBackedSynthesizer.setup``), then the residual search bank when
+        ``mask_source: residual``: here, so subclasses that prepare their own class keep it."""
+        super().setup(pool, device)
+        if self.params.mask_source == "residual":
+            self._prepare_residual(pool)
+
+    def _prepare_residual(self, pool: ClassPool) -> None:
         from anomset.features.backbone import Backbone
 
         r = self.params.residual or ResidualParams()
@@ -151,10 +156,21 @@ class InpaintingSynthesizer(ModelBackedSynthesizer):
         model = {k: loaded.provenance[k] for k in ("model", "revision", "commit", "weights_sha256")
                  if k in loaded.provenance}
         common = {**settings.record(), "size": list(size), "dtype": loaded.dtype, **model}
-        results = [SynthResult(image, mask, {**own, "seed": seed, **common})  # type: ignore[arg-type]
-                   for image, mask, own, seed in zip(made, masks, recorded, seeds, strict=True)]
-        if self.params.mask_source == "residual":
-            results = self._residual_masks(images, results)
+        return [SynthResult(image, mask, {**own, "seed": seed, **common})  # type: ignore[arg-type]
+                for image, mask, own, seed in zip(made, masks, recorded, seeds, strict=True)]
+
+    def apply_batch(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None],
+                    contexts: Sequence[SampleContext], rngs: Sequence[np.random.Generator]) -> list[SynthResult]:
+        """``ModelBackedSynthesizer.apply_batch``, then, with ``mask_source: residual``, each inpainted
+        result's mask rebuilt from its residual (whatever ``synthesize_batch`` a subclass has)."""
+        results = super().apply_batch(images, masks, contexts, rngs)
+        if self.params.mask_source != "residual":
+            return results
+        made = [i for i, mask in enumerate(masks) if mask is not None and mask.any()]
+        if made:
+            rebuilt = self._residual_masks([images[i] for i in made], [results[i] for i in made])
+            for i, result in zip(made, rebuilt, strict=True):
+                results[i] = result
         return results
 
     def _residual_masks(self, images: Sequence[np.ndarray], results: list[SynthResult]) -> list[SynthResult]:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_recipe, write_recipe
 from pydantic import ValidationError
 
 from anomset.evaluate.detectors import Detector, DetectorError, TestSet, TrainSet
@@ -16,6 +15,7 @@ from anomset.evaluate.metrics import PixelMetricAccumulator, auroc
 from anomset.recipe import load_recipe
 from anomset.registry import DETECTORS
 from anomset.workflow import build_dataset
+from tests.conftest import tiny_recipe, write_recipe
 
 FAST_UNET = {"image_size": 32, "base_channels": 8, "depth": 2, "epochs": 12, "batch_size": 8, "lr": 3e-3}
 

@@ -9,7 +9,6 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import tiny_recipe, write_recipe
 
 from anomset.cli import main
 from anomset.dataset.reader import iter_decoded
@@ -17,6 +16,7 @@ from anomset.evaluate import export as export_module
 from anomset.recipe import load_recipe
 from anomset.registry import SOURCES
 from anomset.workflow import build_dataset
+from tests.conftest import tiny_recipe, write_recipe
 
 
 @pytest.fixture(scope="module")

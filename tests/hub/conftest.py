@@ -8,7 +8,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import tiny_recipe, write_recipe
+
+from tests.conftest import tiny_recipe, write_recipe
 
 # datasets reads its cache location once, at import: keep local-folder loads out of the user's cache.
 _CACHE = tempfile.mkdtemp(prefix="anomset-hf-cache-")

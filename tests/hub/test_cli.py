@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import tiny_recipe, write_recipe
 
 from anomset.cli import main
 from anomset.hub import push as push_mod
+from tests.conftest import tiny_recipe, write_recipe
 
 from .fake_hub import FakeHfApi
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import tiny_recipe, write_recipe
-
 from anomset.recipe import load_recipe
 from anomset.workflow import build_dataset
+from tests.conftest import tiny_recipe, write_recipe
 
 
 def build_tiny(folder: Path) -> Path:
