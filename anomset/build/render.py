@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from anomset.build.fit_cache import fit_once
 from anomset.build.item_cache import ItemCache
 from anomset.build.plan import REAL, SYNTHETIC, SampleSpec
-from anomset.context import SampleContext, ShownDefect
+from anomset.context import SampleContext, ShownDefect, evenly_spaced
 from anomset.errors import RecipeError, SynthesisError
 from anomset.masks.base import MaskStrategy, binarize
 from anomset.masks.foreground import connected_regions, estimate_foreground
@@ -124,6 +126,9 @@ class ClassPool:
     def other_normal(self, rng: np.random.Generator) -> np.ndarray:
         return self.load(self.normals[int(rng.integers(len(self.normals)))].key).image
 
+    def normal_images(self, limit: int | None = None) -> list[np.ndarray]:
+        return [self.load(i.key).image for i in evenly_spaced(self.normals, limit)]
+
     def defect_masks(self) -> list[np.ndarray]:
         return self._defect_masks
 
@@ -155,6 +160,9 @@ class Renderer:
         self.device = device
         self._set_up: set[str] = set()  # classes whose synthesizers ran ``setup`` in this renderer
         self._fitted: set[str] = set()  # classes whose quality filters ran ``fit``
+        # Where learned filters keep their fits (the build state's quality folder); None: fit in memory.
+        self.fit_folder: Path | None = None
+        self._scores: list[tuple[float, bool]] = []  # the redraw stage's scored tries (``take_scores``)
         self.size = tuple(loaded.recipe.output.image_size)
         self.cache = cache if cache is not None else ItemCache()
         self.pools = {name: ClassPool(source, name, index[name], self.size, self.cache)
@@ -178,6 +186,9 @@ class Renderer:
                 self.entries[(class_name, i)] = (entry, synth, built.masks.get((class_name, i)))
                 # The filter stage: today the visibility check; quality filters (ARS) join this list.
                 self.filters[(class_name, i)] = [(Visibility(), entry.min_visibility)]
+                rule = built.quality.get((class_name, i))
+                if rule is not None and rule.min_score is not None:
+                    self.filters[(class_name, i)].append((rule.filter, rule.min_score))
 
     def set_up_class(self, class_name: str) -> None:
         """Set up the class's synthesizers and fit its filters, once: only ranks that build it pay for it."""
@@ -185,10 +196,14 @@ class Renderer:
         if class_name in self._fitted:
             return
         pool = self.pools[class_name]
+        learned = {id(rule.filter): rule.filter for (name, _), rule in sorted(self.loaded.components.quality.items())
+                   if name == class_name}
         for (name, _), filters in sorted(self.filters.items()):
             if name == class_name:
                 for quality_filter, _ in filters:
-                    quality_filter.fit(pool)
+                    learned.setdefault(id(quality_filter), quality_filter)
+        for quality_filter in learned.values():  # entries inheriting the class's filter share one fit
+            fit_once(quality_filter, pool, self.fit_folder, f"{self.loaded.data_hash}/{class_name}")
         self._fitted.add(class_name)
 
     def _set_up_synthesizers(self, class_name: str) -> None:
@@ -203,11 +218,24 @@ class Renderer:
     def passes_filters(self, entry: tuple[str, int], candidate: Candidate, learned: bool = True) -> bool:
         """Whether every filter of the entry scores the candidate at or above its threshold
         (``learned=False``: only the filters that learn nothing from the class, as the probe uses)."""
-        return all(quality_filter.score(candidate) >= threshold for quality_filter, threshold in self.filters[entry]
-                   if learned or not quality_filter.learned)
+        for position, (quality_filter, threshold) in enumerate(self.filters[entry]):
+            if quality_filter.learned and not learned:
+                continue
+            score = quality_filter.score(candidate)
+            if position > 0:  # the recipe's quality filter (after visibility): audited per try
+                self._scores.append((score, score >= threshold))
+            if score < threshold:
+                return False
+        return True
 
-    def render(self, spec: SampleSpec) -> Sample:
-        seed, rng = sample_rng(self.loaded.data_hash, spec.key)
+    def take_scores(self) -> list[tuple[float, bool]]:
+        """(score, passed) of every try the recipe's quality filter scored since the last call."""
+        scores, self._scores = self._scores, []
+        return scores
+
+    def render(self, spec: SampleSpec, seed: int | None = None) -> Sample:
+        """The sample ``spec`` plans, drawn from its own seed (or ``seed``: a keep_top candidate's)."""
+        seed, rng = sample_rng(self.loaded.data_hash, spec.key) if seed is None else (seed, np.random.default_rng(seed))
         pool = self.pools[spec.class_name]
         item = pool.load(spec.source_key)
         base: dict[str, Any] = dict(key=spec.key, class_name=spec.class_name, split=spec.split,

@@ -10,6 +10,7 @@ from typing import Any
 from anomset.build.manifest import entry_order
 from anomset.build.plan import ShardSpec
 from anomset.build.render import Renderer
+from anomset.build.select import ShardSelection
 from anomset.build.shards import encode_sample, write_tar
 from anomset.build.state import OutputState
 from anomset.dataset.contract import PARTIAL_SUFFIX
@@ -33,11 +34,12 @@ def write_shard(shard: ShardSpec, renderer: Renderer, state: OutputState, compre
     by_defect: Counter[str] = Counter()
     anomalies = 0
     by_entry: dict[str, Counter[str]] = {}
+    selection = ShardSelection(shard, renderer)  # quality filters: keep_top choices, audit rows
 
     def members():
         nonlocal anomalies
         for spec in shard.samples:
-            sample = renderer.render(spec)
+            sample = selection.render(spec)
             by_generator[generator_label(sample.meta.generator, sample.meta.origin)] += 1
             by_defect[sample.meta.defect_type] += 1
             anomalies += sample.label
@@ -63,5 +65,7 @@ def write_shard(shard: ShardSpec, renderer: Renderer, state: OutputState, compre
         "grayscale": renderer.pools[shard.class_name].grayscale,
         "by_entry": {k: dict(v) for k, v in sorted(by_entry.items(), key=lambda kv: entry_order(kv[0]))},
     }
+    if selection.audit:
+        record["candidates"] = selection.audit
     state.mark_done(shard.relpath, record)
     return record
