@@ -184,7 +184,7 @@ class Renderer:
                                       fix="set shown_defects (e.g. 1/3: a third of each real defect type) on a "
                                           "source with real defects, or use another synthesizer")
                 self.entries[(class_name, i)] = (entry, synth, built.masks.get((class_name, i)))
-                # The filter stage: today the visibility check; quality filters (ARS) join this list.
+                # The filter stage: the visibility check, then the recipe's min_score filter (keep_top: select.py).
                 self.filters[(class_name, i)] = [(Visibility(), entry.min_visibility)]
                 rule = built.quality.get((class_name, i))
                 if rule is not None and rule.min_score is not None:

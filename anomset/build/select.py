@@ -69,6 +69,8 @@ class ShardSelection:
             if spec.entry_index not in self._done:
                 self._select(spec.entry_index, rule)
             return self._chosen.pop(spec.key)
+        if rule is not None:
+            self.renderer.take_scores()  # scores left by anything else (the probe) are not this sample's
         sample = self.renderer.render(spec)
         if rule is not None:
             self._record_tries(spec, sample, rule)
