@@ -46,8 +46,12 @@ def build_manifest(name: str, version: str, recipe_hash: str, source: dict[str, 
         split["by_defect_type"].update(record["by_defect_type"])
     # Per-class facts the renderer judged from the data (a record of an older build lacks them).
     grayscale: dict[str, bool] = {}
+    foreground: dict[str, str] = {}
     for record in records:
         grayscale[record["class"]] = grayscale.get(record["class"], True) and bool(record.get("grayscale", False))
+        mode = record.get("foreground")
+        if mode and foreground.get(record["class"], "given") == "given":  # a shard that estimated says how
+            foreground[record["class"]] = mode
     for splits in counts.values():
         for split in splits.values():
             split["by_generator"] = dict(sorted(split["by_generator"].items()))
@@ -65,7 +69,8 @@ def build_manifest(name: str, version: str, recipe_hash: str, source: dict[str, 
         "versions": package_versions(),
         "total_samples": sum(r["samples"] for r in records),
         "counts": {k: dict(sorted(v.items())) for k, v in sorted(counts.items())},
-        "classes": {name: {"grayscale": gray} for name, gray in sorted(grayscale.items())},
+        "classes": {name: {"grayscale": gray, **({"foreground": foreground[name]} if name in foreground else {})}
+                    for name, gray in sorted(grayscale.items())},
         "shards": [{**{k: r[k] for k in ("path", "class", "split", "samples", "anomalies", "bytes", "sha256",
                                          "by_generator")}, "by_entry": r.get("by_entry", {})}
                    for r in records],
@@ -80,7 +85,7 @@ def entry_order(name: str) -> int:
 
 def fallback_totals(records: list[dict[str, Any]]) -> dict[str, int]:
     """Redraws and replaced sources over the whole build, from the shards' per-entry tallies."""
-    totals: Counter[str] = Counter({"redraws": 0, "redrawn": 0, "replaced_sources": 0})
+    totals: Counter[str] = Counter({"samples": 0, "redraws": 0, "redrawn": 0, "replaced_sources": 0})
     for record in records:
         for stats in record.get("by_entry", {}).values():
             totals.update({k: stats.get(k, 0) for k in totals})
@@ -91,8 +96,10 @@ def fallback_lines(manifest: dict[str, Any]) -> list[str]:
     """What the redraw policy did, for the end of ``anomset build``: totals, then every entry where
     most samples needed another normal image than planned (the recipe asks too much of the class)."""
     totals = manifest.get("fallbacks") or {}
-    lines = [f"redraws: {totals.get('redraws', 0)} over {totals.get('redrawn', 0)} samples; "
-             f"{totals.get('replaced_sources', 0)} samples made from another normal image than planned"]
+    synthetic = f" of {totals['samples']}" if "samples" in totals else ""
+    lines = [f"redraws: {totals.get('redrawn', 0)}{synthetic} synthetic samples needed any "
+             f"({totals.get('redraws', 0)} tries beyond the first); {totals.get('replaced_sources', 0)} made from "
+             "another normal image than planned"]
     for cls, splits in manifest.get("counts", {}).items():
         for split, counts in splits.items():
             for entry, stats in counts.get("by_entry", {}).items():

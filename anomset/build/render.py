@@ -15,7 +15,7 @@ from anomset.build.plan import REAL, SYNTHETIC, SampleSpec
 from anomset.context import SampleContext, ShownDefect, evenly_spaced
 from anomset.errors import RecipeError, SynthesisError
 from anomset.masks.base import MaskStrategy, binarize
-from anomset.masks.foreground import connected_regions, estimate_foreground
+from anomset.masks.foreground import connected_regions, estimate_class_foreground, estimate_foreground_single
 from anomset.quality.base import Candidate, QualityFilter
 from anomset.quality.visibility import Visibility
 from anomset.recipe.load import LoadedRecipe
@@ -81,6 +81,7 @@ class ClassPool:
         # One cache per rank, shared by its classes: each source image is decoded once per build.
         self.cache = cache if cache is not None else ItemCache()
         self._estimate: np.ndarray | None = None
+        self._aligned = True  # the objects sit in one place, so the class estimate fits every image
         self.split_normals = {split: [i for i in items if i.is_normal and i.split == split]
                               for split in ("train", "test")}
 
@@ -89,7 +90,11 @@ class ClassPool:
         return self.cache.get((self.class_name, key), lambda: self._finish(self.source.load(self.by_key[key])))
 
     def _finish(self, raw: LoadedItem) -> LoadedItem:
-        estimate = self.estimated_foreground if raw.foreground is None and not self.is_texture else None
+        estimate = None
+        if raw.foreground is None and not self.is_texture:
+            estimate = self.estimated_foreground
+            if not self._aligned:
+                estimate = estimate_foreground_single(resize_image(raw.image, self.size))
         item = resize_item(raw, self.size, self.is_texture, estimate)
         if not item.regions and not self.is_texture:
             item.regions = connected_regions(item.foreground)
@@ -102,15 +107,27 @@ class ClassPool:
         return self.normals[::step][:FOREGROUND_SAMPLE]
 
     @property
+    def foreground_mode(self) -> str:
+        """How items without a foreground of their own get one: ``class`` (one estimate for the class),
+        ``per_image`` (objects at varying poses: each image's own estimate), or ``given``/``texture``."""
+        if self.is_texture:
+            return "texture"
+        if self._estimate is None:
+            return "given"
+        return "class" if self._aligned else "per_image"
+
+    @property
     def estimated_foreground(self) -> np.ndarray:
-        """The class's foreground estimated once from its train normals (for sources that give none)."""
+        """The class's foreground estimated once from its train normals (for sources that give none);
+        when the objects are not aligned, each image then gets its own estimate (``foreground_mode``)."""
         if self._estimate is None:
             normals = self.normals
             if not normals:
                 self._estimate = np.full(self.size, 255, np.uint8)
                 return self._estimate
             raws = {i.key: self.source.load(i) for i in self.spread_normals()}
-            self._estimate = estimate_foreground([resize_image(raw.image, self.size) for raw in raws.values()])
+            self._estimate, self._aligned = estimate_class_foreground(
+                [resize_image(raw.image, self.size) for raw in raws.values()])
             for key, raw in raws.items():  # decoded already: keep them rather than decode them again
                 if (self.class_name, key) not in self.cache:
                     self.cache.put((self.class_name, key), self._finish(raw))

@@ -63,6 +63,7 @@ def write_shard(shard: ShardSpec, renderer: Renderer, state: OutputState, compre
         "samples": len(shard.samples), "anomalies": anomalies, "bytes": size, "sha256": sha256,
         "by_generator": dict(sorted(by_generator.items())), "by_defect_type": dict(sorted(by_defect.items())),
         "grayscale": renderer.pools[shard.class_name].grayscale,
+        "foreground": renderer.pools[shard.class_name].foreground_mode,
         "by_entry": {k: dict(v) for k, v in sorted(by_entry.items(), key=lambda kv: entry_order(kv[0]))},
     }
     if selection.audit:

@@ -124,7 +124,11 @@ def check_source(source: Source, index: dict[str, list[SourceItem]], size: tuple
         report.findings += _image_findings(item, entry, fact, size)
     if problems:
         first = problems[0]
-        more = f"; {len(problems) - 1} more source files fail this check too" if len(problems) > 1 else ""
+        more = ""
+        if len(problems) > 1:
+            second = problems[1]
+            others = f" and {len(problems) - 2} more" if len(problems) > 2 else ""
+            more = f"; also {second.file}: {second.message}{others}"
         raise type(first)(first.message + more, file=first.file, field=first.field, fix=first.fix)
     return report
 

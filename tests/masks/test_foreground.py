@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -110,3 +111,50 @@ def test_pool_keeps_given_masks_and_textures_are_all_foreground(toy) -> None:
     for source in (toy, NoMasksSource(toy)):
         texture = _pool(source, "brick").load(f"brick/train/good/{0:05d}")
         assert np.all(texture.foreground == 255) and texture.regions == []
+
+
+def _rod(angle: float, size: int = 96) -> np.ndarray:
+    """A bright rod on a dark, slightly noisy backdrop, at ``angle`` degrees through the centre."""
+    image = np.full((size, size, 3), 40, np.uint8)
+    centre, half = size // 2, size // 3
+    dx, dy = half * np.cos(np.radians(angle)), half * np.sin(np.radians(angle))
+    cv2.line(image, (int(centre - dx), int(centre - dy)), (int(centre + dx), int(centre + dy)), (200, 200, 200), 9)
+    noise = np.random.default_rng(int(angle)).integers(0, 4, image.shape)
+    return (image + noise).astype(np.uint8)
+
+
+def test_objects_at_varying_angles_keep_their_own_foreground() -> None:
+    from anomset.masks.foreground import estimate_class_foreground
+
+    rotated = [_rod(a) for a in range(0, 180, 20)]
+    _, aligned = estimate_class_foreground(rotated)
+    assert not aligned
+    _, aligned = estimate_class_foreground([_rod(30)] * 4)
+    assert aligned
+
+
+class RotatingRods(Source):
+    """Normals of one class, a rod at a different angle in each, with no foreground of their own."""
+
+    def classes(self) -> list[str]:
+        return ["rod"]
+
+    def items(self, class_name: str) -> list[SourceItem]:
+        return [SourceItem(f"rod/train/good/{i:03d}", "rod", "train", "good") for i in range(9)]
+
+    def is_texture(self, class_name: str) -> bool:
+        return False
+
+    def load(self, item: SourceItem) -> LoadedItem:
+        return LoadedItem(_rod(20.0 * int(item.key[-3:])), None, None, [])
+
+
+def test_pool_of_unaligned_objects_estimates_each_image() -> None:
+    source = RotatingRods()
+    pool = ClassPool(source, "rod", source.items("rod"), (96, 96))
+    for item in source.items("rod"):
+        loaded = pool.load(item.key)
+        rod = loaded.image[..., 0] > 120
+        assert pool.foreground_mode == "per_image"
+        assert np.count_nonzero(loaded.foreground[rod]) >= 0.95 * np.count_nonzero(rod)  # on the rod itself
+        assert iou(loaded.foreground, pool.estimated_foreground) < 0.6

@@ -84,7 +84,7 @@ def test_one_flat_image_is_replaced_recorded_and_counted(tmp_path: Path) -> None
     assert stats == {"samples": 16, "redraws": sum(m["redraws"] for m in metas),
                      "redrawn": sum(m["redraws"] > 0 for m in metas), "replaced_sources": len(replaced)}
     assert manifest["fallbacks"]["replaced_sources"] == len(replaced)
-    assert f"{len(replaced)} samples made from another normal image than planned" in result.output
+    assert f"{len(replaced)} made from another normal image than planned" in result.output
     assert f"{len(replaced)} samples were made from another normal image" in (out / "README.md").read_text()
 
 

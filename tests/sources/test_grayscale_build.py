@@ -43,7 +43,8 @@ def test_grayscale_class_builds_grey_images_only(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = build_dataset(load_recipe(write_recipe(tmp_path / "r.yaml", recipe)), out, progress=False)
     manifest = result.manifest
-    assert manifest["classes"] == {"steel": {"grayscale": True}, "widget": {"grayscale": False}}
+    assert manifest["classes"] == {"steel": {"grayscale": True, "foreground": "class"},
+                                   "widget": {"grayscale": False, "foreground": "class"}}
     samples = _images(out, manifest)
     steel = {k: v for k, v in samples.items() if v[1]["class"] == "steel"}
     assert {meta["generator"] for _, meta in steel.values()} >= set(model_free)

@@ -55,15 +55,15 @@ def test_validate_and_build_catch_a_truncated_png_before_writing(tmp_path: Path)
     assert not out.exists()  # nothing written, not even the state or the lock
 
 
-def test_several_bad_files_name_the_first_and_count_the_rest(tmp_path: Path) -> None:
+def test_several_bad_files_name_the_first_two_and_count_the_rest(tmp_path: Path) -> None:
     root, recipe, _ = _setup(tmp_path)
-    _truncate(root / "widget" / "good" / "img01.png")
+    second = _truncate(root / "widget" / "good" / "img01.png")
     _truncate(root / "widget" / "good" / "img07.png")
     first = _truncate(root / "widget" / "masks" / "dent" / "d0.png")  # item keys sort test/dent first
     code, lines = _invoke("validate", str(recipe))
     assert code == 3 and lines == [
-        f"error: {first}: cannot decode mask (corrupt or not an image); 2 more source files fail this check too "
-        "(fix: replace or remove the file)"]
+        f"error: {first}: cannot decode mask (corrupt or not an image); also {second}: cannot decode image "
+        "(corrupt, truncated or not an 8/16-bit image) and 1 more (fix: replace or remove the file)"]
 
 
 def test_a_second_check_decodes_only_what_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
