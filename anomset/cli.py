@@ -16,6 +16,7 @@ import click
 from anomset import __version__
 from anomset.build.item_cache import DEFAULT_BUDGET_MIB
 from anomset.errors import AnomsetError, OutputError
+from anomset.quality.command import quality_options
 
 
 class _Terminated(BaseException):
@@ -301,6 +302,17 @@ def push(out_dir: Path, repo: str | None, tag: str | None, private: bool | None,
                           fix="pass --repo org/name or set hub.repo in the recipe")
     push_folder(out_dir, repo, tag=tag, private=bool(hub.get("private")) if private is None else private,
                 dry_run=dry_run, echo=click.echo)
+
+
+@main.command("quality")
+@click.argument("out_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@quality_options
+@_friendly
+def quality(out_dir: Path, **options: Any) -> None:
+    """IS, IC-LPIPS and KID per class and generator of a built OUT_DIR (benchmarks/results.json, card)."""
+    from anomset.quality.command import run_quality_command
+
+    run_quality_command(out_dir, options, click.echo)
 
 
 @main.command("export")

@@ -10,8 +10,16 @@ mean inside each mask. Masks are squares of 1/16 of the image, like defects; the
 whole-image masks (every patch scored) is timed too, as the worst case. Prints pairs/s and the
 ratio ARS/bare (target >= 0.8), median over rounds. One thread, CPU, under a minute.
 
+Then the build slowdown: the toy source, ``--build-count`` CutPaste and DRAEM anomalies per class at
+``--size``, built three ways in the same run, alternating order over rounds: no filter, ARS with
+``min_score`` (every sample scored once: the bare scoring cost) and ARS with ``keep_top 0.5`` (twice
+the candidates rendered and scored). The ARS fit (once per class) is timed on its own and left out of
+the ratios: its builds load the fit saved in the first round's state (``--fit-steps``). Ratios are the
+filtered build's wall time over the unfiltered one's, median over rounds.
+
     python benchmarks/quality_throughput.py [--widths 64,128,256,512] [--depths 2,2,2,2] [--size 256]
                                             [--batch 16] [--rounds 4] [--hidden 1024]
+                                            [--build-count 32] [--build-rounds 2] [--fit-steps 100] [--skip-build]
 """
 
 from __future__ import annotations
@@ -23,11 +31,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -62,6 +72,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16, help="pairs per scoring call")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--hidden", type=int, default=1024, help="discriminator width (ARS's default)")
+    parser.add_argument("--build-count", type=int, default=32, help="anomalies per entry and class in the build")
+    parser.add_argument("--build-rounds", type=int, default=2)
+    parser.add_argument("--fit-steps", type=int, default=100, help="ARS optimiser steps in the build's fit")
+    parser.add_argument("--skip-build", action="store_true", help="only the scoring throughput")
     args = parser.parse_args()
 
     import torch
@@ -69,7 +83,6 @@ def main() -> None:
     torch.set_num_threads(1)
     from anomset.context import ImagePool
     from anomset.quality.ars import Ars
-    from anomset.quality.base import Candidate
 
     widths = [int(w) for w in args.widths.split(",")]
     depths = [int(d) for d in args.depths.split(",")]
@@ -79,6 +92,17 @@ def main() -> None:
         ars = Ars(backbone=str(folder), image_size=args.size, steps=20, patches_per_step=256, hidden=args.hidden,
                   device="cpu", batch_size=args.batch)
         ars.fit(ImagePool(textures(4, args.size, rng)))
+        scoring_throughput(ars, args, rng)
+        if not args.skip_build:
+            build_slowdown(Path(tmp), folder, args)
+
+
+def scoring_throughput(ars: Any, args: argparse.Namespace, rng: np.random.Generator) -> None:
+    """ARS ``score_batch`` pairs/s against the bare forward pass on the same batch."""
+    import torch
+
+    from anomset.quality.base import Candidate
+
     images = textures(args.batch, args.size, rng)
     masks = []
     for _ in images:
@@ -117,7 +141,7 @@ def main() -> None:
         ars_rates.append(args.batch / times["scoring"])
         ratios.append(times["bare"] / times["scoring"])
         whole_ratios.append(times["bare"] / times["whole_masks"])
-    print(f"backbone: random ResNet widths {widths} depths {depths}, layers {ars.params.layers}, "
+    print(f"backbone: random ResNet widths [{args.widths}] depths [{args.depths}], layers {ars.params.layers}, "
           f"input {args.size}², batch {args.batch}, discriminator width {args.hidden}, 1 thread")
     print(f"bare forward  {statistics.median(bare_rates):8.1f} pairs/s")
     print(f"ARS scoring   {statistics.median(ars_rates):8.1f} pairs/s")
@@ -125,6 +149,70 @@ def main() -> None:
           f"masks of {100 / 16:.1f}% of the image)")
     print(f"worst case, every mask the whole image: ratio {statistics.median(whole_ratios):.2f} "
           "(the discriminator then scores every patch)")
+
+
+def toy_recipe(size: int, count: int, quality: dict | None) -> dict:
+    """Two toy classes, CutPaste and DRAEM entries of ``count`` each, optionally under one ARS rule."""
+    classes = {}
+    for name in ("brick", "washer"):
+        entries = [{"synthesizer": "cutpaste", "count": count}, {"synthesizer": "draem", "count": count}]
+        plan: dict = {"normals": {"train": 8, "test": 0}, "real_defects": {"train": 0, "test": 0}, "generate": entries}
+        if quality is not None:
+            plan["quality"] = quality
+        classes[name] = plan
+    return {"name": "bench", "license": "cc-by-4.0", "seed": 0,
+            "source": {"type": "toy", "params": {"image_size": size, "train_normals": 16, "test_normals": 2,
+                                                 "defects_per_type": 1, "classes": ["brick", "washer"]}},
+            "output": {"image_size": size, "shard_size": 16}, "classes": classes}
+
+
+def build_slowdown(tmp: Path, backbone: Path, args: argparse.Namespace) -> None:
+    """Wall time of a build with the ARS filter over the same build without it (fit excluded, timed apart)."""
+    import shutil
+
+    from anomset.recipe import load_recipe
+    from anomset.workflow import build_dataset
+
+    params = {"backbone": str(backbone), "image_size": args.size, "steps": args.fit_steps, "hidden": args.hidden,
+              "device": "cpu", "batch_size": args.batch}
+    kinds = {"none": None, "min_score": {"filter": "ars", "min_score": -10.0, "params": params},
+             "keep_top 0.5": {"filter": "ars", "keep_top": 0.5, "params": params}}
+    recipes = {}
+    for kind, quality in kinds.items():
+        path = tmp / f"{kind.replace(' ', '_')}.yaml"
+        path.write_text(yaml.safe_dump(toy_recipe(args.size, args.build_count, quality)))
+        recipes[kind] = load_recipe(path)
+    # Fit once (timed), keep the state folder; every timed filtered build starts from a copy of it.
+    fitted = {}
+    for kind in ("min_score", "keep_top 0.5"):
+        out = tmp / f"fit-{kind.replace(' ', '_')}"
+        start = time.perf_counter()
+        build_dataset(recipes[kind], out, progress=False)
+        fitted[kind] = (out / ".anomset" / "quality", time.perf_counter() - start)
+    times: dict[str, list[float]] = {k: [] for k in kinds}
+    walls: dict[str, list[float]] = {k: [] for k in kinds}
+    for round_index in range(args.build_rounds):
+        order = list(kinds) if round_index % 2 == 0 else list(reversed(kinds))
+        for kind in order:
+            out = tmp / f"build-{round_index}-{kind.replace(' ', '_')}"
+            if kind in fitted:  # the fit is loaded, not redone: only the per-sample cost is timed
+                shutil.copytree(fitted[kind][0], out / ".anomset" / "quality")
+            start = time.perf_counter()
+            result = build_dataset(recipes[kind], out, progress=False)
+            walls[kind].append(time.perf_counter() - start)
+            times[kind].append(result.render_seconds)
+            shutil.rmtree(out)
+    samples = 2 * (8 + 2 * args.build_count)
+    base, base_wall = statistics.median(times["none"]), statistics.median(walls["none"])
+    print(f"build: toy, 2 classes, {samples} samples at {args.size}², {2 * args.build_count} anomalies a class, "
+          f"1 process; rendering phase and whole build (card included), median of {args.build_rounds} rounds")
+    print(f"  no filter       {base:7.2f} s rendering, {base_wall:7.2f} s whole")
+    for kind in ("min_score", "keep_top 0.5"):
+        value, wall = statistics.median(times[kind]), statistics.median(walls[kind])
+        print(f"  ARS {kind:<12}{value:7.2f} s rendering, {wall:7.2f} s whole   slowdown x{value / base:.2f} "
+              f"rendering, x{wall / base_wall:.2f} whole")
+    print(f"  ARS fit + first build (2 classes, {args.fit_steps} steps): "
+          f"{fitted['keep_top 0.5'][1]:.1f} s (keep_top), {fitted['min_score'][1]:.1f} s (min_score)")
 
 
 if __name__ == "__main__":

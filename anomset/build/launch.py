@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from anomset.build.audit import write_audit
 from anomset.build.inputs import SOURCE, input_fingerprints
 from anomset.build.item_cache import DEFAULT_BUDGET_MIB, MIB, ItemCache
 from anomset.build.manifest import build_manifest
@@ -19,7 +20,7 @@ from anomset.build.render import Renderer
 from anomset.build.schedule import block, my_shards
 from anomset.build.state import OutputState
 from anomset.build.worker import write_shard
-from anomset.dataset.contract import MANIFEST
+from anomset.dataset.contract import MANIFEST, QUALITY_DIR
 from anomset.dataset.files import write_atomic, write_json_atomic
 from anomset.errors import AnomsetError, PeerError, RecipeError
 from anomset.recipe.load import LoadedRecipe
@@ -155,6 +156,7 @@ def _run(ranks: Ranks, loaded: LoadedRecipe, state: OutputState, overwrite: bool
     with state.exclusive() if ranks.is_main else contextlib.nullcontext():
         prepared = _prepare_ranked(ranks, loaded, cache_mib, progress)
         plan, renderer = prepared.plan, prepared.renderer
+        renderer.fit_folder = state.dir / QUALITY_DIR  # learned filters' fits, shared by the ranks
         if ranks.is_main and on_warning is not None:
             for line in prepared.report.lines():
                 on_warning(line)
@@ -219,6 +221,9 @@ def finalize(loaded: LoadedRecipe, inputs: dict[str, str], shown: dict[str, list
                               shown_defects=shown)
     if warnings:
         manifest["warnings"] = dict(warnings)
+    audit = write_audit(state, records, loaded.resolved)
+    if audit is not None:
+        manifest["quality"] = audit
     write_json_atomic(state.out / MANIFEST, manifest)
     return manifest
 
@@ -239,6 +244,14 @@ def _write_shards(shards: Iterable[ShardSpec], expected: int, renderer: Renderer
 
 def _limit_threads() -> None:
     """One thread per process: the build parallelises by process, and oversubscribed cv2 is slower."""
+    import os
+    import sys
+
     import cv2
 
     cv2.setNumThreads(1)
+    # Learned quality filters (ARS) score on torch: one thread too, so a CPU build's scores, and the
+    # keep_top choices they make, are the same whatever the number of processes.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)

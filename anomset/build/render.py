@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Generator
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
 from anomset.build.batching import Request, drive
+from anomset.build.fit_cache import fit_once
 from anomset.build.item_cache import ItemCache
 from anomset.build.plan import REAL, SYNTHETIC, SampleSpec
-from anomset.context import SampleContext, ShownDefect
+from anomset.context import SampleContext, ShownDefect, evenly_spaced
 from anomset.errors import AnomsetError, RecipeError, SynthesisError
 from anomset.masks.base import MaskStrategy, binarize
 from anomset.masks.foreground import connected_regions, estimate_class_foreground, estimate_foreground_single
@@ -143,6 +145,9 @@ class ClassPool:
     def other_normal(self, rng: np.random.Generator) -> np.ndarray:
         return self.load(self.normals[int(rng.integers(len(self.normals)))].key).image
 
+    def normal_images(self, limit: int | None = None) -> list[np.ndarray]:
+        return [self.load(i.key).image for i in evenly_spaced(self.normals, limit)]
+
     def defect_masks(self) -> list[np.ndarray]:
         return self._defect_masks
 
@@ -176,6 +181,9 @@ class Renderer:
         self._device = device
         self._set_up: set[str] = set()  # classes whose synthesizers ran ``setup`` in this renderer
         self._fitted: set[str] = set()  # classes whose quality filters ran ``fit``
+        # Where learned filters keep their fits (the build state's quality folder); None: fit in memory.
+        self.fit_folder: Path | None = None
+        self._scores: list[tuple[float, bool]] = []  # the redraw stage's scored tries (``take_scores``)
         self.size = tuple(loaded.recipe.output.image_size)
         self.cache = cache if cache is not None else ItemCache()
         self.pools = {name: ClassPool(source, name, index[name], self.size, self.cache)
@@ -197,8 +205,11 @@ class Renderer:
                                       fix="set shown_defects (e.g. 1/3: a third of each real defect type) on a "
                                           "source with real defects, or use another synthesizer")
                 self.entries[(class_name, i)] = (entry, synth, built.masks.get((class_name, i)))
-                # The filter stage: today the visibility check; quality filters (ARS) join this list.
+                # The filter stage: the visibility check, then the recipe's min_score filter (keep_top: select.py).
                 self.filters[(class_name, i)] = [(Visibility(), entry.min_visibility)]
+                rule = built.quality.get((class_name, i))
+                if rule is not None and rule.min_score is not None:
+                    self.filters[(class_name, i)].append((rule.filter, rule.min_score))
 
     def set_up_class(self, class_name: str) -> None:
         """Set up the class's synthesizers and fit its filters, once: only ranks that build it pay for it."""
@@ -206,10 +217,14 @@ class Renderer:
         if class_name in self._fitted:
             return
         pool = self.pools[class_name]
+        learned = {id(rule.filter): rule.filter for (name, _), rule in sorted(self.loaded.components.quality.items())
+                   if name == class_name}
         for (name, _), filters in sorted(self.filters.items()):
             if name == class_name:
                 for quality_filter, _ in filters:
-                    quality_filter.fit(pool)
+                    learned.setdefault(id(quality_filter), quality_filter)
+        for quality_filter in learned.values():  # entries inheriting the class's filter share one fit
+            fit_once(quality_filter, pool, self.fit_folder, f"{self.loaded.data_hash}/{class_name}")
         self._fitted.add(class_name)
 
     @property
@@ -251,8 +266,20 @@ class Renderer:
     def passes_filters(self, entry: tuple[str, int], candidate: Candidate, learned: bool = True) -> bool:
         """Whether every filter of the entry scores the candidate at or above its threshold
         (``learned=False``: only the filters that learn nothing from the class, as the probe uses)."""
-        return all(quality_filter.score(candidate) >= threshold for quality_filter, threshold in self.filters[entry]
-                   if learned or not quality_filter.learned)
+        for position, (quality_filter, threshold) in enumerate(self.filters[entry]):
+            if quality_filter.learned and not learned:
+                continue
+            score = quality_filter.score(candidate)
+            if position > 0:  # the recipe's quality filter (after visibility): audited per try
+                self._scores.append((score, score >= threshold))
+            if score < threshold:
+                return False
+        return True
+
+    def take_scores(self) -> list[tuple[float, bool]]:
+        """(score, passed) of every try the recipe's quality filter scored since the last call."""
+        scores, self._scores = self._scores, []
+        return scores
 
     def render(self, spec: SampleSpec, seed: int | None = None) -> Sample:
         """One sample on its own, drawn from its own seed (or ``seed``); ``batching.render_samples`` renders a

@@ -11,6 +11,7 @@ from anomset.build.batching import render_samples
 from anomset.build.manifest import entry_order
 from anomset.build.plan import ShardSpec
 from anomset.build.render import Renderer
+from anomset.build.select import ShardSelection
 from anomset.build.shards import encode_sample, write_tar
 from anomset.build.state import OutputState
 from anomset.dataset.contract import PARTIAL_SUFFIX
@@ -34,10 +35,14 @@ def write_shard(shard: ShardSpec, renderer: Renderer, state: OutputState, compre
     by_defect: Counter[str] = Counter()
     anomalies = 0
     by_entry: dict[str, Counter[str]] = {}
+    selection = ShardSelection(shard, renderer)  # quality filters: keep_top choices, audit rows
 
     def members():
         nonlocal anomalies
-        for spec, sample in render_samples(renderer, shard.samples):
+        # Entries with a quality rule go through the selection one sample at a time (keep_top batches its
+        # own candidates; min_score audits each sample's tries); the others are batched as planned.
+        for spec, sample in render_samples(renderer, shard.samples, render=selection.render,
+                                           alone=selection.has_rule):
             by_generator[generator_label(sample.meta.generator, sample.meta.origin)] += 1
             by_defect[sample.meta.defect_type] += 1
             anomalies += sample.label
@@ -64,5 +69,7 @@ def write_shard(shard: ShardSpec, renderer: Renderer, state: OutputState, compre
         "foreground": renderer.pools[shard.class_name].foreground_mode,
         "by_entry": {k: dict(v) for k, v in sorted(by_entry.items(), key=lambda kv: entry_order(kv[0]))},
     }
+    if selection.audit:
+        record["candidates"] = selection.audit
     state.mark_done(shard.relpath, record)
     return record

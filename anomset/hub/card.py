@@ -32,6 +32,7 @@ from anomset.hub.metadata import (
     size_category,
     source_datasets,
 )
+from anomset.hub.quality_card import filter_context
 from anomset.sources.check import describe_counts
 
 TEMPLATE_NAME = "dataset_card.md.j2"
@@ -119,7 +120,7 @@ def template_context(out: Path, resolved: dict[str, Any], manifest: dict[str, An
         "image_size": (resolved.get("output") or {}).get("image_size", ["?", "?"]), "seed": resolved.get("seed", 0),
         "generation": generation, "models": models, "clusters": sorted(clusters),
         "grayscale_classes": [c for c, facts in (manifest.get("classes") or {}).items() if facts.get("grayscale")],
-        "quality_filter": _compact(resolved["quality"]) if resolved.get("quality") else "",
+        **filter_context(out, manifest),
         "count_rows": rows, "defect_rows": defects, "generator_rows": generators,
         "total_samples": manifest["total_samples"], "total_anomalies": sum(r["anomalies"] for r in rows),
         "fallbacks": {"redraws": 0, "redrawn": 0, "replaced_sources": 0, **(manifest.get("fallbacks") or {})},

@@ -3,10 +3,11 @@
 (The top-level ``benchmarks/`` folder of the repository holds throughput scripts; this is about
 detector scores on a built dataset.)
 
-Schema (``schema: "anomset.benchmarks/2"``; every number a reference detector produced, none invented)::
+Schema (``schema: "anomset.benchmarks/3"``; every number a reference detector produced, none invented;
+files of version 2, whose quality rows had no reference and protocol, still read)::
 
     {
-      "schema": "anomset.benchmarks/2",
+      "schema": "anomset.benchmarks/3",
       "dataset": {"repo": "org/name", "revision": "v1.0.0", "data_hash": "<64 hex>"},
       "results": [                        # one row per detector × protocol × class × setting
         {"detector": "unet", "protocol": "ratio", "class": "brick",
@@ -16,8 +17,11 @@ Schema (``schema: "anomset.benchmarks/2"``; every number a reference detector pr
          "dataset_recipe_hash": "<64 hex>",              # what produced the row (``anomset eval``)
          "test_fingerprint": "<64 hex>", "eval_hash": "<64 hex>"}
       ],
-      "quality": [                        # optional: generation quality (IS, IC-LPIPS, KID, ...)
-        {"class": "brick", "generator": "draem", "metrics": {"kid": {"mean": 0.01, "std": 0.001}}}
+      "quality": [                        # optional: generation quality (``anomset quality``)
+        {"class": "brick", "generator": "draem", "reference": "defects",
+         "metrics": {"kid": {"mean": 0.01, "std": 0.001}, "is": {...}, "ic_lpips": {...}},
+         "protocol": {"name": "anomset.quality/1", "features": {"model": ..., "revision": ..., "layers": ...},
+                      "image_size": [224, 224], "samples": {...}, "ic_lpips": {"k": 10}, "seed": 0, ...}}
       ],
       "plots": [{"path": "benchmarks/ratio_sweep.png", "caption": "image AUROC vs synthetic ratio"}]
     }
@@ -38,7 +42,8 @@ from anomset.configurable import format_validation_error
 from anomset.errors import OutputError
 
 RESULTS_PATH = "benchmarks/results.json"
-SCHEMA = "anomset.benchmarks/2"
+SCHEMA = "anomset.benchmarks/3"
+READABLE_SCHEMAS = r"^anomset\.benchmarks/[23]$"
 
 
 class StrictModel(BaseModel):
@@ -77,7 +82,9 @@ class ResultRow(StrictModel):
 class QualityRow(StrictModel):
     class_: str = Field(alias="class")
     generator: str
+    reference: str = ""  # what the generated images were compared with (real test defects, normals)
     metrics: dict[str, Stat] = Field(min_length=1)
+    protocol: dict[str, Any] = Field(default_factory=dict)  # network ids, revisions, layers, sizes, counts, k, seed
 
 
 class Plot(StrictModel):
@@ -86,7 +93,7 @@ class Plot(StrictModel):
 
 
 class Results(StrictModel):
-    schema_: str = Field(alias="schema", pattern=f"^{SCHEMA}$")
+    schema_: str = Field(alias="schema", pattern=READABLE_SCHEMAS)
     dataset: DatasetRef
     results: list[ResultRow] = Field(default_factory=list)
     quality: list[QualityRow] = Field(default_factory=list)
@@ -128,6 +135,26 @@ def tables(results: Results) -> list[dict[str, Any]]:
 def quality_table(results: Results) -> dict[str, Any]:
     metrics = sorted({m for r in results.quality for m in r.metrics})
     return {"metrics": metrics, "rows": [
-        {"class": r.class_, "generator": r.generator,
+        {"class": r.class_, "generator": r.generator, "reference": r.reference or "—",
+         "protocol": protocol_summary(r.protocol),
          "cells": [fmt(r.metrics[m]) if m in r.metrics else "—" for m in metrics]}
         for r in sorted(results.quality, key=lambda r: (r.class_, r.generator))]}
+
+
+def protocol_summary(protocol: dict[str, Any]) -> str:
+    """One card cell: networks (id@revision), layers, image size, sample counts, k and seed."""
+    if not protocol:
+        return "—"
+
+    def network(record: dict[str, Any]) -> str:
+        revision = record.get("revision") or (record.get("commit") or "")[:12]
+        return f"`{record.get('model', '?')}`" + (f"@{revision}" if revision else "")
+
+    features, classifier = protocol.get("features") or {}, protocol.get("classifier") or {}
+    samples = protocol.get("samples") or {}
+    size = protocol.get("image_size") or ["?"]
+    parts = [f"features {network(features)} {'+'.join(features.get('layers', []))}",
+             f"IS {network(classifier)}" if classifier else "", f"{size[0]}px",
+             f"n={samples.get('generated', '?')} vs {samples.get('reference', '?')}",
+             f"k={(protocol.get('ic_lpips') or {}).get('k', '?')}", f"seed {protocol.get('seed', '?')}"]
+    return "; ".join(p for p in parts if p)

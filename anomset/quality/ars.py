@@ -84,6 +84,9 @@ class Ars(QualityFilter):
     Params = ArsParams
     score_field = "ars_score"
     learned = True
+    # Trained towards -0.5 on normals and +0.5 on perturbed features: thresholds beyond 20 margins
+    # would keep everything or nothing, so a recipe's min_score must lie in this range.
+    score_range = (-10.0, 10.0)
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -31,6 +32,8 @@ class QualityFilter(Configurable):
     score_field: str = ""
     # True for filters that fit on the class's data (ARS): the pre-flight probe does not fit or use them.
     learned: ClassVar[bool] = False
+    # Where scores can lie: a recipe's ``min_score`` outside it is refused when the recipe loads.
+    score_range: ClassVar[tuple[float, float]] = (float("-inf"), float("inf"))
 
     def fit(self, pool: Any) -> QualityFilter:
         """Learn what the filter needs from the class pool (``context.ClassPool``); returns self."""
@@ -38,6 +41,10 @@ class QualityFilter(Configurable):
 
     def score(self, candidate: Candidate) -> float:
         raise NotImplementedError
+
+    def score_batch(self, candidates: Sequence[Candidate]) -> list[float]:
+        """Scores of several candidates (filters with a network override it to batch their forward pass)."""
+        return [self.score(c) for c in candidates]
 
 
 def mean_change_inside(before: np.ndarray, after: np.ndarray, mask: np.ndarray) -> float:

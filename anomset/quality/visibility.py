@@ -10,5 +10,7 @@ from anomset.registry import QUALITY_FILTERS
 class Visibility(QualityFilter):
     """Mean |change| inside the mask on the 0-255 scale (a generation entry's min_visibility)."""
 
+    score_range = (0.0, 255.0)
+
     def score(self, candidate: Candidate) -> float:
         return mean_change_inside(candidate.source, candidate.image, candidate.mask)

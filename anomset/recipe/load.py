@@ -12,15 +12,29 @@ from pydantic import ValidationError
 from anomset.configurable import Configurable, format_validation_error
 from anomset.errors import RecipeError, UnknownNameError
 from anomset.recipe.identity import data_hash, data_spec, recipe_hash
-from anomset.recipe.schema import Recipe
-from anomset.registry import MASKS, SOURCES, SYNTHESIZERS, Registry
+from anomset.recipe.schema import QualitySpec, Recipe
+from anomset.registry import MASKS, QUALITY_FILTERS, SOURCES, SYNTHESIZERS, Registry
 
 if TYPE_CHECKING:
     from anomset.masks.base import MaskStrategy
+    from anomset.quality.base import QualityFilter
     from anomset.sources.base import Source
     from anomset.synth.base import Synthesizer
 
 EntryKey = tuple[str, int]  # (class name, index into its generate list)
+
+
+@dataclass(frozen=True)
+class QualityRule:
+    """An entry's quality filter, built once at load, and how it decides: ``keep_top`` or ``min_score``.
+
+    Entries that inherit their class's ``quality`` share one filter instance (one fit per class).
+    """
+
+    filter: QualityFilter
+    keep_top: float | None
+    min_score: float | None
+    field: str  # where the recipe sets it (classes.<c>.quality or classes.<c>.generate[i].quality)
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,7 @@ class Components:
     source: Source
     synthesizers: dict[EntryKey, Synthesizer]
     masks: dict[EntryKey, MaskStrategy]
+    quality: dict[EntryKey, QualityRule] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,12 @@ def _resolve(recipe: Recipe, file: str) -> tuple[dict[str, Any], Components]:
     resolved["source"]["params"] = source.resolved_params()
     components = Components(source, {}, {})  # type: ignore[arg-type]
     for class_name, plan in recipe.classes.items():
+        class_rule = None
+        if plan.quality is None:
+            resolved["classes"][class_name].pop("quality", None)  # absent: the data hash stays as before
+        else:
+            class_rule = _quality_rule(plan.quality, f"classes.{class_name}.quality", file)
+            resolved["classes"][class_name]["quality"]["params"] = class_rule.filter.resolved_params()
         for index, entry in enumerate(plan.generate):
             where = f"classes.{class_name}.generate[{index}]"
             synth = build_component(SYNTHESIZERS, entry.synthesizer, entry.params, file=file,
@@ -142,5 +163,32 @@ def _resolve(recipe: Recipe, file: str) -> tuple[dict[str, Any], Components]:
                                        field=f"{where}.mask.strategy")
                 out["mask"]["params"] = mask.resolved_params()
                 components.masks[(class_name, index)] = mask  # type: ignore[assignment]
+            rule = _entry_quality(entry, class_rule, f"{where}.quality", file)
+            out.pop("quality", None)
+            if rule is not None:
+                components.quality[(class_name, index)] = rule
+                out["quality"] = {"filter": rule.filter.registry_name, "params": rule.filter.resolved_params(),
+                                  "keep_top": rule.keep_top, "min_score": rule.min_score}
     return resolved, components
+
+
+def _quality_rule(spec: QualitySpec, where: str, file: str) -> QualityRule:
+    """Build the filter of a ``quality:`` block and check ``min_score`` against the filter's score range."""
+    quality_filter = build_component(QUALITY_FILTERS, spec.filter, spec.params, file=file, field=f"{where}.filter")
+    low, high = quality_filter.score_range  # type: ignore[attr-defined]
+    if spec.min_score is not None and not low <= spec.min_score <= high:
+        raise RecipeError(f"min_score {spec.min_score} is outside the {spec.filter} score range [{low}, {high}]",
+                          file=file, field=f"{where}.min_score",
+                          fix=f"use a threshold in [{low}, {high}], or keep_top to keep a share")
+    return QualityRule(quality_filter, spec.keep_top, spec.min_score, where)  # type: ignore[arg-type]
+
+
+def _entry_quality(entry: Any, class_rule: QualityRule | None, where: str, file: str) -> QualityRule | None:
+    """The entry's own rule, else its class's (extra normals, ``label: normal``, have none to inherit)."""
+    if entry.quality is None:
+        return class_rule if entry.label == "anomaly" else None
+    if entry.label == "normal":
+        raise RecipeError("a quality filter scores anomalies inside their mask; this entry makes extra normals",
+                          file=file, field=where, fix="remove quality: from this entry")
+    return _quality_rule(entry.quality, where, file)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from anomset.concepts.spec import ConceptsSpec
 from anomset.configurable import StrictModel
@@ -81,6 +81,24 @@ class MaskSpec(StrictModel):
     foreground: bool = Field(default=True, description="keep the mask on the object (textures: everywhere)")
 
 
+class QualitySpec(StrictModel):
+    """A quality filter on an entry's candidates: keep the best share (``keep_top``) or those at or above
+    ``min_score``. Exactly one of the two; the filter's own range for ``min_score`` is checked at load."""
+
+    filter: str = Field(description="a registered quality filter (anomset list quality), e.g. ars")
+    params: dict[str, Any] = Field(default_factory=dict)
+    keep_top: float | None = Field(default=None, gt=0, le=1,
+                                   description="draw ceil(n / keep_top) candidates per shard, keep the best n")
+    min_score: float | None = Field(default=None, allow_inf_nan=False,
+                                    description="redraw until a candidate scores at least this")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> QualitySpec:
+        if (self.keep_top is None) == (self.min_score is None):
+            raise ValueError("give exactly one of keep_top (a share in (0, 1]) or min_score (a threshold)")
+        return self
+
+
 class GenerateSpec(StrictModel):
     """One generation entry: ``count`` samples from one synthesizer."""
 
@@ -97,6 +115,7 @@ class GenerateSpec(StrictModel):
     max_redraws: int = Field(default=20, ge=0, le=1000, description="tries beyond the first on one normal image")
     fallback_sources: int = Field(default=4, ge=0, le=1000,
                                   description="other normals of the class and split to try when one cannot host it")
+    quality: QualitySpec | None = Field(default=None, description="a quality filter; default: the class's quality")
 
     @field_validator("defect_type")
     @classmethod
@@ -126,6 +145,7 @@ class ClassPlan(StrictModel):
         default="first", description="first: the first of each type in sorted file order (the papers' split); "
                                      "random: a draw seeded by the data hash")
     generate: list[GenerateSpec] = Field(default_factory=list)
+    quality: QualitySpec | None = Field(default=None, description="the quality filter of entries that set none")
 
 
 class HubSpec(StrictModel):

@@ -155,7 +155,7 @@ def test_benchmarks_rendered_from_results_json(built):
     text = (built / "README.md").read_text()
     assert "| unet | brick | synthetic_ratio=0.5 | 3 | 0.971 ± 0.012 |" in text
     assert "`v1.0.0`" in _section(text, "benchmarks") and "![AUROC vs ratio](benchmarks/sweep.png)" in text
-    assert "| brick | draem | 0.020 ± 0.001 |" in _section(text, "quality")
+    assert "| brick | draem | — | 0.020 ± 0.001 | — |" in _section(text, "quality")  # no reference, no protocol
     assert "computed on other data" not in text
     results["dataset"]["data_hash"] = "0" * 64
     (built / RESULTS_PATH).write_text(json.dumps(results))
