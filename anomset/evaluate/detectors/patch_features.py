@@ -85,7 +85,7 @@ def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
 
     if sigma <= 0:
         return maps
-    radius = max(1, int(math.ceil(4 * sigma)))
+    radius = max(1, math.ceil(4 * sigma))
     radius = min(radius, maps.shape[-1] - 1, maps.shape[-2] - 1)
     if radius < 1:
         return maps
