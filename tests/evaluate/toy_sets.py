@@ -23,7 +23,7 @@ def defect_set(seed: int, normals: int, anomalies: int, size: int = 32, types: t
         types_out.append("good")
         metas.append({"key": key, "defect_type": "good", "source_key": key, "cluster": ""})
     for i in range(anomalies):
-        source = i % normals
+        source = (i // len(types)) % normals  # every type on both parities of the normals
         kind = types[i % len(types)]
         image, mask = clean[source].copy(), np.zeros((size, size), np.uint8)
         if kind == "square":
