@@ -1,7 +1,7 @@
 """Tiny labelled image sets for the detector tests: gray noise normals and their copies with a defect.
 
 Two defect types: a bright ``square`` and a dark ``bar``, each anomaly a copy of one normal (its json
-names that normal as ``source_key``, as a build's does) with a cluster id per type.
+names the source image of that normal as ``source_key``, as a build's does) with a cluster id per type.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ def defect_set(seed: int, normals: int, anomalies: int, size: int = 32, types: t
     clean = rng.integers(70, 130, (normals, size, size, 1)).repeat(3, axis=3).astype(np.uint8)
     images, masks, types_out, metas = list(clean), [np.zeros((size, size), np.uint8)] * normals, [], []
     keys = [f"toy-{seed}-train-{i:09d}" for i in range(normals)]
-    for key in keys:
+    sources = [f"toy/train/good/{i:05d}" for i in range(normals)]
+    for key, source in zip(keys, sources, strict=True):
         types_out.append("good")
-        metas.append({"key": key, "defect_type": "good", "source_key": key, "cluster": ""})
+        metas.append({"key": key, "defect_type": "good", "source_key": source, "cluster": ""})
     for i in range(anomalies):
         source = (i // len(types)) % normals  # every type on both parities of the normals
         kind = types[i % len(types)]
@@ -41,7 +42,8 @@ def defect_set(seed: int, normals: int, anomalies: int, size: int = 32, types: t
         types_out.append(kind)
         key = f"toy-{seed}-train-{normals + i:09d}"
         keys.append(key)
-        metas.append({"key": key, "defect_type": kind, "source_key": keys[source], "cluster": f"c{types.index(kind)}"})
+        metas.append({"key": key, "defect_type": kind, "source_key": sources[source],
+                      "cluster": f"c{types.index(kind)}"})
     labels = np.array([t != "good" for t in types_out], np.int64)
     return TrainSet(np.stack(images), np.stack(masks), labels, types_out, keys, metas)
 

@@ -47,7 +47,8 @@ def _gaussian_window(size: int, sigma: float, channels: int, device: torch.devic
     return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5, data_range: float = 1.0) -> torch.Tensor:
+def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5,
+         data_range: float = 1.0) -> torch.Tensor:
     """Mean structural similarity of two ``B×C×H×W`` batches (Gaussian window, per channel, valid region)."""
     channels = a.shape[1]
     window = min(window, a.shape[-1], a.shape[-2])

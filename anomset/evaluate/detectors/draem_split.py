@@ -2,14 +2,15 @@
 
 The anomalies come from the dataset (its synthetic samples and masks), not from DRAEM's own Perlin
 augmentation, and nothing is rotated. The training normals, in key order, are split by parity of
-their position (0-based): the **odd** ones, with the anomalies made from them (found by their json's
-``source_key``), train the reconstructive network to give back the clean normal (L2 + SSIM loss);
-the **even** ones, with their anomalies (and any anomaly whose source normal is not in the set), only
-pass through it, without that loss and without gradient, and train the discriminative network on
-(image, reconstruction) against the mask with the focal loss. So the discriminator learns from
-reconstructions of images the reconstructor never fitted, as the test images will be. Both losses
-are summed and stepped together. The map is the discriminator's probability; the image score is its
-maximum after a ``score_window`` mean filter (DRAEM). A fixed schedule; seeded; bf16 on a GPU.
+their position (0-based): the **odd** ones, with the anomalies made from them (an anomaly's json
+``source_key`` is the source image its normal copies), train the reconstructive network to give back
+the clean normal (L2 + SSIM loss); the **even** ones, with their anomalies (and any anomaly whose
+source normal is not in the set), only pass through it, without that loss and without gradient, and
+train the discriminative network on (image, reconstruction) against the mask with the focal loss. So
+the discriminator learns from reconstructions of images the reconstructor never fitted, as the test
+images will be. Both losses are summed and stepped together. The map is the discriminator's
+probability; the image score is its maximum after a ``score_window`` mean filter (DRAEM). A fixed
+schedule; seeded; bf16 on a GPU.
 """
 
 from __future__ import annotations
@@ -59,12 +60,12 @@ class DraemSplitParams(StrictModel):
 def parity_split(train: TrainSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(reconstruction rows, their clean-target rows, discriminator rows)`` of ``train`` (see the module doc)."""
     normals = sorted(np.flatnonzero(train.labels == 0), key=lambda i: train.keys[i])
-    position = {train.keys[i]: (rank, i) for rank, i in enumerate(normals)}
-    sources = train.meta_field("source_key", "")
+    # A build's normal carries the source image it copies as its source_key, as its anomalies do.
+    sources = [source or key for source, key in zip(train.meta_field("source_key", ""), train.keys, strict=True)]
+    position = {sources[i]: (rank, i) for rank, i in enumerate(normals)}
     recon, target, disc = [], [], []
     for i in range(len(train)):
-        key = train.keys[i] if train.labels[i] == 0 else sources[i]
-        rank, clean = position.get(key, (0, -1))
+        rank, clean = position.get(sources[i], (0, -1))
         if clean >= 0 and rank % 2 == 1:
             recon.append(i)
             target.append(clean)
