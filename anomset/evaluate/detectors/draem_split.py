@@ -161,7 +161,7 @@ class DraemSplitDetector(Detector):
         with torch.no_grad(), self._autocast():
             for start in range(0, len(x), p.batch_size):
                 batch = x[start:start + p.batch_size].to(self.device_)
-                logits = self.discriminator_(torch.cat([batch, self.reconstructor_(batch)], dim=1))
+                logits = self.discriminator_(torch.cat([batch, self.reconstructor_(batch).float()], dim=1))
                 probability = torch.sigmoid(logits.float())
                 window = p.score_window
                 smooth = F.avg_pool2d(probability, window, 1, window // 2, count_include_pad=False)
