@@ -93,7 +93,8 @@ class DualMemoryDetector(Detector):
             coverage = F.adaptive_avg_pool2d(masks, grid.shape[-2:])[:, 0].to(grid.device)  # A×h×w
             cells = coverage >= p.mask_coverage
             flat = coverage.flatten(1)
-            cells.view(len(cells), -1)[torch.arange(len(cells), device=cells.device), flat.argmax(1)] |= flat.max(1).values > 0
+            every = torch.arange(len(cells), device=cells.device)  # each anomaly's most covered cell counts
+            cells.view(len(cells), -1)[every, flat.argmax(1)] |= flat.max(1).values > 0
             anomalous_patches = grid[torch.from_numpy(~normal).to(grid.device)].permute(0, 2, 3, 1)[cells]
             if anomalous_patches.shape[0] == 0:
                 raise DetectorError("dual_memory: the training anomalies' masks are empty",
