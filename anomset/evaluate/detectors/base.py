@@ -27,13 +27,14 @@ class DetectorError(AnomsetError):
 @dataclass
 class ImageSet:
     """N images (uint8 N×H×W×3 RGB) with masks (uint8 N×H×W, non-zero = anomalous), 0/1 labels,
-    defect types (``good`` for normals) and keys."""
+    defect types (``good`` for normals), keys and, when known, each sample's json (``metas``)."""
 
     images: np.ndarray
     masks: np.ndarray
     labels: np.ndarray
     defect_types: list[str]
     keys: list[str]
+    metas: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         self.images = np.asarray(self.images)
@@ -48,6 +49,8 @@ class ImageSet:
             raise ValueError(f"labels must be {n} values of 0 or 1")
         if len(self.defect_types) != n or len(self.keys) != n:
             raise ValueError(f"defect_types and keys must have {n} entries each")
+        if self.metas is not None and len(self.metas) != n:
+            raise ValueError(f"metas must have {n} entries")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -55,6 +58,12 @@ class ImageSet:
     @property
     def anomalies(self) -> int:
         return int(self.labels.sum())
+
+    def meta_field(self, name: str, default: Any = "") -> list[Any]:
+        """One json field of every sample (``default`` where a sample, or the whole set, has none)."""
+        if self.metas is None:
+            return [default] * len(self)
+        return [meta.get(name, default) for meta in self.metas]
 
     @classmethod
     def from_samples(cls, samples: Iterable[tuple[np.ndarray, np.ndarray, dict[str, Any]]]) -> ImageSet:
@@ -71,7 +80,7 @@ class ImageSet:
             raise DetectorError(f"images of an image set must share one size, got {sorted(sizes)}")
         types = [str(meta.get("defect_type", GOOD)) for meta in metas]
         return cls(np.stack(images), np.stack(masks), np.array([t != GOOD for t in types], np.int64), types,
-                   [str(meta.get("key", "")) for meta in metas])
+                   [str(meta.get("key", "")) for meta in metas], metas)
 
     @classmethod
     def from_built(cls, out_dir: Path | str, class_name: str, split: str) -> ImageSet:
