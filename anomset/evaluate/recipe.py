@@ -193,8 +193,9 @@ def load_eval_data(data: Any, file: str = "<eval recipe>") -> LoadedEval:
         label = spec.name or spec.type
         resolved["detectors"][index].update(name=label, params=detector.resolved_params())
         detectors[label] = (type(detector), detector.resolved_params())
-        if "accuracy" in recipe.metrics and not hasattr(detector, "predict"):
-            raise RecipeError(f"metric accuracy needs a detector that predicts defect types; {spec.type} does not",
+        if "accuracy" in recipe.metrics and not hasattr(detector, "classify"):
+            raise RecipeError(f"metric accuracy needs a detector that classifies defect types (resnet_cls); "
+                              f"{spec.type} does not",
                               file=file, field=f"detectors[{index}].type",
                               fix="drop accuracy from metrics, or evaluate it with a classifier")
     protocols = []

@@ -121,7 +121,7 @@ def score_set(detector: Detector, test: TestSet, metric_names: list[str], pixels
         curves["pixel"] = M.pixel_curves(accumulator)
     if "accuracy" in metric_names and test.anomalies:
         rows = np.flatnonzero(test.labels == 1)
-        predicted = detector.predict(test.images[rows])  # type: ignore[attr-defined]
+        predicted = detector.classify(test.images[rows])  # type: ignore[attr-defined]
         figures["accuracy"] = M.accuracy(predicted, [test.defect_types[i] for i in rows])
     return {"metrics": figures, "curves": curves,
             "maps": [{"index": int(i), "key": test.keys[i], "map": _heat(m)} for i, m in kept]}

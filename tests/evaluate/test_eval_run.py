@@ -259,3 +259,36 @@ def test_accelerate_launch_gives_the_one_process_figures(build: Path, tmp_path: 
     run_eval(load_eval_recipe(one), progress=False, echo=lambda line: None)
     rows = [json.loads((f / "benchmarks" / "results.json").read_text())["results"] for f in (build, single)]
     assert rows[0] == rows[1]
+
+
+def test_accuracy_scores_a_classifier_on_the_scored_real_defect_types(build: Path, tmp_path: Path) -> None:
+    from eval_helpers import MeanDiff, MeanDiffParams
+
+    from anomset.registry import DETECTORS
+    from anomset.sources.toy.source import ToySource
+
+    class AnswerParams(MeanDiffParams):
+        answer: str = ""
+
+    class AlwaysAnswers(MeanDiff):
+        """A 'classifier' that names one defect type for every image: its accuracy is that type's share."""
+
+        Params = AnswerParams
+
+        def classify(self, images: np.ndarray) -> list[str]:
+            return [self.params.answer] * len(images)
+
+    toy = ToySource(**TOY_TEST["params"])
+    types = sorted({i.defect_type for i in toy.items("brick") if not i.is_normal})
+    DETECTORS.register("always_answers")(AlwaysAnswers)
+    try:
+        recipe = eval_recipe(build, test={"source": TOY_TEST, "classes": ["brick"]}, seeds=[0],
+                             detectors=[{"type": "always_answers", "params": {"answer": types[0]}}],
+                             metrics=["image_auroc", "accuracy"])
+        result = CliRunner().invoke(main, ["eval", str(write_eval(tmp_path / "eval.yaml", recipe)), "--no-progress"])
+    finally:
+        DETECTORS._entries.pop("always_answers", None)
+    assert result.exit_code == 0, result.output
+    (row,) = [r for r in read_results(build).results if r.detector == "always_answers"]
+    # Every type has 3 defects, the first of which is shown: 2 scored per type, so the share is 1 / types.
+    assert row.metrics["accuracy"].mean == pytest.approx(1 / len(types))
