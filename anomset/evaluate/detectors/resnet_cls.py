@@ -19,12 +19,14 @@ from pydantic import Field, field_validator, model_validator
 
 from anomset.configurable import StrictModel
 from anomset.evaluate.detectors.base import Detector, DetectorError, TrainSet, check_images, resolve_device
+from anomset.features.params import BackboneReference
 from anomset.registry import DETECTORS
 from anomset.sample import GOOD
 
 
 class ResNetClsParams(StrictModel):
-    backbone: str | None = Field(default=None, description="Hub id or folder to start from; none = random init")
+    backbone: BackboneReference | None = Field(default=None,
+                                               description="Hub id or folder to start from; none = random init")
     revision: str | None = Field(default=None, description="Hub revision (branch, tag or commit)")
     depths: list[int] = Field(default_factory=lambda: [3, 4, 6, 3], min_length=1, max_length=8,
                               description="blocks per stage of a random-init network (ResNet-34's)")
@@ -42,15 +44,6 @@ class ResNetClsParams(StrictModel):
     seed: int = Field(default=0, ge=0)
     device: str = Field(default="auto", description="auto (GPU when present), cpu, cuda, cuda:N")
     mixed_precision: bool = Field(default=True, description="bf16 autocast on a GPU (never on the CPU)")
-
-    @field_validator("backbone")
-    @classmethod
-    def _model_reference(cls, value: str | None) -> str | None:
-        from anomset.features.loading import parse_reference
-
-        if value is not None:
-            parse_reference(value)
-        return value
 
     @field_validator("depths", "widths")
     @classmethod
