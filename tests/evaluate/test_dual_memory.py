@@ -13,6 +13,12 @@ from anomset.evaluate.metrics import auroc
 from anomset.registry import DETECTORS
 from tests.evaluate.patch_params import patch_params
 from tests.evaluate.toy_sets import defect_set, pixel_auroc
+from tests.features.tiny_models import tiny_resnet
+
+
+@pytest.fixture(scope="module")
+def resnet(tmp_path_factory) -> Path:
+    return tiny_resnet(tmp_path_factory.mktemp("resnet"))
 
 
 def test_dual_memory_separates_defects_and_fills_both_banks(resnet: Path) -> None:
