@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import Field
 
-from anomset.configurable import StrictModel
 from anomset.errors import OutputError, SourceError
-from anomset.features.params import BackboneReference, PoolSide
+from anomset.features.params import PatchBackboneParams
 from anomset.quality.base import Candidate, QualityFilter
 from anomset.registry import QUALITY_FILTERS
 
@@ -36,12 +35,9 @@ MARGIN = 0.5
 RUNTIME_PARAMS = ("device", "batch_size")
 
 
-class ArsParams(StrictModel):
-    backbone: BackboneReference = Field(default="microsoft/resnet-50", description="Hub id or save_pretrained folder")
-    revision: str | None = Field(default=None, description="Hub revision (branch, tag or commit)")
-    layers: list[str | int] = Field(default_factory=lambda: ["stage2", "stage3"], min_length=1)
+class ArsParams(PatchBackboneParams):
+    # Of the shared backbone fields only the input side has another default here.
     image_size: int = Field(default=256, ge=16, le=2048, description="backbone input side")
-    pool: PoolSide = 3
     max_normals: int = Field(default=100, ge=1, le=100_000, description="normals fitted on, evenly spaced")
     steps: int = Field(default=400, ge=1, le=1_000_000, description="optimiser steps")
     patches_per_step: int = Field(default=2048, ge=8, le=1_000_000)

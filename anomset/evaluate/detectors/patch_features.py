@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from anomset.configurable import StrictModel
 from anomset.evaluate.detectors.base import resolve_device
-from anomset.features.params import BackboneReference, PoolSide
+from anomset.features.params import PatchBackboneParams
 
 if TYPE_CHECKING:
     import torch
@@ -22,20 +21,16 @@ if TYPE_CHECKING:
     from anomset.features.backbone import Backbone
 
 
-class PatchFeatureParams(StrictModel):
+class PatchFeatureParams(PatchBackboneParams):
     """The frozen backbone and how its patch features are taken (shared by memory_bank and dual_memory)."""
 
-    backbone: BackboneReference = Field(default="microsoft/resnet-50", description="Hub id or save_pretrained folder")
-    revision: str | None = Field(default=None, description="Hub revision (branch, tag or commit)")
-    layers: list[str | int] = Field(default_factory=lambda: ["stage2", "stage3"], min_length=1)
-    image_size: int = Field(default=224, ge=16, le=2048, description="backbone input side")
-    pool: PoolSide = 3
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
         default="auto", description="backbone dtype; auto = bfloat16 on a GPU, float32 on the CPU")
     batch_size: int = Field(default=16, ge=1, le=4096, description="images per backbone call")
     smoothing_sigma: float = Field(default=4.0, ge=0, le=64, description="Gaussian σ of the maps (px at image_size)")
     seed: int = Field(default=0, ge=0)
     device: str = Field(default="auto", description="auto (GPU when present), cpu, cuda, cuda:N")
+
 
 def load_backbone(params: PatchFeatureParams, field: str) -> Backbone:
     """The frozen feature extractor the params describe, on their device."""
