@@ -42,15 +42,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def build_resnet(folder: Path, widths: list[int], depths: list[int]) -> Path:
-    import torch
-    from transformers import ResNetConfig, ResNetModel
-
-    torch.manual_seed(0)
-    config = ResNetConfig(embedding_size=widths[0], hidden_sizes=widths, depths=depths, layer_type="basic")
-    ResNetModel(config).save_pretrained(folder)
-    return folder
+from _common import build_resnet  # noqa: E402  (benchmarks/ is on the path when run as a script)
 
 
 def textures(count: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:

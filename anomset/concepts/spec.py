@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from anomset.configurable import StrictModel
+from anomset.features.params import BackboneReference
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-inpainting"
 DEFAULT_VIT = "google/vit-base-patch16-224-in21k"
@@ -21,7 +22,7 @@ METHODS = ("gaa", "anogen")
 class ClusterSpec(StrictModel):
     """Adaptive multi-round clustering of a class's shown real defects."""
 
-    backbone: str = Field(default=DEFAULT_VIT, description="ViT Hub id or save_pretrained folder")
+    backbone: BackboneReference = Field(default=DEFAULT_VIT, description="ViT Hub id or save_pretrained folder")
     revision: str | None = None
     layers: list[str | int] = Field(default_factory=lambda: ["stage4", "stage8", "stage12"], min_length=1,
                                     description="ViT layers pooled inside the mask (several depths)")
@@ -36,14 +37,6 @@ class ClusterSpec(StrictModel):
     lbp_radius: float = Field(default=1.0, gt=0.0, le=8.0)
     seed: int = 0
     device: str = Field(default="auto", description="auto (cuda when present), cpu, cuda...")
-
-    @field_validator("backbone")
-    @classmethod
-    def _model_reference(cls, value: str) -> str:
-        from anomset.features.loading import parse_reference
-
-        parse_reference(value)
-        return value
 
 
 class LearnSpec(StrictModel):

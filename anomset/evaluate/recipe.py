@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from anomset.configurable import StrictModel, format_validation_error
+from anomset.configurable import StrictModel
 from anomset.errors import RecipeError
 from anomset.recipe.schema import Share, SourceSpec
 from anomset.registry import DETECTORS, SOURCES, did_you_mean
@@ -150,20 +149,9 @@ def is_eval_recipe(data: Any) -> bool:
 
 def read_yaml(path: str | Path) -> Any:
     """A YAML file's content, or a one-line ``RecipeError``."""
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RecipeError("recipe file not found", file=file, fix="check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"cannot read recipe: {exc}", file=file) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        raise RecipeError(f"invalid YAML: {getattr(exc, 'problem', None) or 'invalid YAML'}", file=file,
-                          field=where, fix="check indentation and quoting") from None
+    from anomset.recipe.load import parse_recipe_yaml, read_recipe_file
+
+    return parse_recipe_yaml(read_recipe_file(path), str(path))
 
 
 def load_eval_recipe(path: str | Path) -> LoadedEval:
@@ -174,15 +162,11 @@ def load_eval_recipe(path: str | Path) -> LoadedEval:
 def load_eval_data(data: Any, file: str = "<eval recipe>") -> LoadedEval:
     """Validate parsed eval-recipe YAML; build (only construct) its detectors, protocols and test source."""
     from anomset.evaluate.protocols import build_protocol
-    from anomset.recipe.load import build_component
+    from anomset.recipe.load import build_component, validate_recipe
 
     if not isinstance(data, dict):
         raise RecipeError("an eval recipe must be a YAML mapping (dataset:, test:, detectors: ...)", file=file)
-    try:
-        recipe = EvalRecipe.model_validate(data)
-    except ValidationError as exc:
-        where, message = format_validation_error(exc)
-        raise RecipeError(message, file=file, field=where) from None
+    recipe = validate_recipe(EvalRecipe, data, file)
     resolved = recipe.model_dump(mode="json")
     source = build_component(SOURCES, recipe.test.source.type, recipe.test.source.params, file=file,
                              field="test.source.type")

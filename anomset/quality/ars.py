@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from anomset.configurable import StrictModel
 from anomset.errors import OutputError, SourceError
+from anomset.features.params import PatchBackboneParams
 from anomset.quality.base import Candidate, QualityFilter
 from anomset.registry import QUALITY_FILTERS
 
@@ -35,12 +35,9 @@ MARGIN = 0.5
 RUNTIME_PARAMS = ("device", "batch_size")
 
 
-class ArsParams(StrictModel):
-    backbone: str = Field(default="microsoft/resnet-50", description="Hub id or save_pretrained folder")
-    revision: str | None = Field(default=None, description="Hub revision (branch, tag or commit)")
-    layers: list[str | int] = Field(default_factory=lambda: ["stage2", "stage3"], min_length=1)
+class ArsParams(PatchBackboneParams):
+    # Of the shared backbone fields only the input side has another default here.
     image_size: int = Field(default=256, ge=16, le=2048, description="backbone input side")
-    pool: int = Field(default=3, ge=1, le=9, description="local average side (PatchCore's 3; 1 = none)")
     max_normals: int = Field(default=100, ge=1, le=100_000, description="normals fitted on, evenly spaced")
     steps: int = Field(default=400, ge=1, le=1_000_000, description="optimiser steps")
     patches_per_step: int = Field(default=2048, ge=8, le=1_000_000)
@@ -51,22 +48,6 @@ class ArsParams(StrictModel):
     device: str = Field(default="auto", description="auto (cuda when present), cpu, cuda, cuda:1...")
     dtype: str = Field(default="float32", pattern="^(float32|float16|bfloat16)$", description="backbone dtype")
     batch_size: int = Field(default=16, ge=1, le=4096, description="images per backbone call")
-
-    @field_validator("backbone")
-    @classmethod
-    def _model_reference(cls, value: str) -> str:
-        from anomset.features.loading import parse_reference
-
-        parse_reference(value)  # a folder that holds no model fails here, when the recipe loads
-        return value
-
-    @field_validator("pool")
-    @classmethod
-    def _odd(cls, value: int) -> int:
-        if value % 2 == 0:
-            raise ValueError(f"pool must be odd (a centred window), got {value}")
-        return value
-
 
 def _linear(torch_mod: Any, inputs: int, outputs: int, generator: torch.Generator, device: str) -> Any:
     """A linear layer initialised from ``generator`` (Xavier-normal weights as SimpleNet, zero bias)."""

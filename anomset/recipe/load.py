@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from anomset.configurable import Configurable, format_validation_error
 from anomset.errors import RecipeError, UnknownNameError
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from anomset.synth.base import Synthesizer
 
 EntryKey = tuple[str, int]  # (class name, index into its generate list)
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -78,35 +79,49 @@ class LoadedRecipe:
 
 def load_recipe(path: str | Path) -> LoadedRecipe:
     """Load and validate ``path``; every problem raises ``RecipeError`` naming file and field."""
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RecipeError("recipe file not found", file=file, fix="check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"cannot read recipe: {exc}", file=file) from None
-    return load_recipe_text(text, file)
+    return load_recipe_text(read_recipe_file(path), str(path))
 
 
 def load_recipe_text(text: str, file: str = "<recipe>") -> LoadedRecipe:
     """Validate recipe YAML given as text (``file`` is only used in messages)."""
+    data = parse_recipe_yaml(text, file)
+    if not isinstance(data, dict):
+        raise RecipeError("a recipe must be a YAML mapping (name:, source:, classes: ...)", file=file)
+    recipe = validate_recipe(Recipe, data, file)
+    resolved, components = _resolve(recipe, file)
+    return LoadedRecipe(file, recipe, resolved, recipe_hash(resolved), data_hash(resolved), components)
+
+
+def read_recipe_file(path: str | Path) -> str:
+    """A recipe file's text (build or eval recipe), or a one-line ``RecipeError``."""
+    file = str(path)
     try:
-        data = yaml.safe_load(text)
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError("recipe file not found", file=file, fix="check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"cannot read recipe: {exc}", file=file) from None
+
+
+def parse_recipe_yaml(text: str, file: str) -> Any:
+    """Recipe YAML parsed, or a ``RecipeError`` naming the line and column."""
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise RecipeError(f"invalid YAML: {problem}", file=file, field=where,
                           fix="check indentation and quoting") from None
-    if not isinstance(data, dict):
-        raise RecipeError("a recipe must be a YAML mapping (name:, source:, classes: ...)", file=file)
+
+
+def validate_recipe(model: type[ModelT], data: dict[str, Any], file: str) -> ModelT:
+    """``data`` validated as ``model``; the first problem becomes a ``RecipeError`` naming its field."""
     try:
-        recipe = Recipe.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         field, message = format_validation_error(exc)
         raise RecipeError(message, file=file, field=field) from None
-    resolved, components = _resolve(recipe, file)
-    return LoadedRecipe(file, recipe, resolved, recipe_hash(resolved), data_hash(resolved), components)
 
 
 def build_component(registry: Registry, name: str, params: dict[str, Any], *, file: str,

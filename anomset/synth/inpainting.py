@@ -17,6 +17,7 @@ from anomset.configurable import StrictModel
 from anomset.context import ClassPool, SampleContext
 from anomset.diffusion.inpaint import InpaintSettings, draw_seed, inpaint, working_size
 from anomset.diffusion.loading import DEFAULT_INPAINT_MODEL, LoadedPipeline, acquire_pipeline, release_pipeline
+from anomset.features.params import BackboneReference
 from anomset.masks.base import MaskResult
 from anomset.masks.residual import align_to, nearest, residual_mask
 from anomset.masks.shapes import EllipseMask
@@ -28,7 +29,7 @@ from anomset.synth.model_backed import BatchParams, ModelBackedSynthesizer
 class ResidualParams(StrictModel):
     """``mask_source: residual``: the mask rebuilt from the difference to the nearest normal (ComGEN)."""
 
-    backbone: str = Field(default="microsoft/resnet-18", description="Hub id or save_pretrained folder")
+    backbone: BackboneReference = Field(default="microsoft/resnet-18", description="Hub id or save_pretrained folder")
     revision: str | None = Field(default=None, description="Hub revision of the backbone")
     layers: list[str | int] = Field(default_factory=lambda: ["stage2", "stage3"], min_length=1)
     image_size: int = Field(default=224, ge=16, le=2048, description="backbone input side")
@@ -37,14 +38,6 @@ class ResidualParams(StrictModel):
     blur: int = Field(default=3, ge=1, le=31, description="Gaussian blur side before thresholding")
     kernel: int = Field(default=3, ge=1, le=31, description="opening/closing ellipse side")
     min_area: int = Field(default=16, ge=1, le=1_000_000, description="smaller components are dropped (pixels)")
-
-    @field_validator("backbone")
-    @classmethod
-    def _model_reference(cls, value: str) -> str:
-        from anomset.features.loading import parse_reference
-
-        parse_reference(value)
-        return value
 
 
 class InpaintParams(BatchParams):

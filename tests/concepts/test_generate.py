@@ -67,20 +67,26 @@ def test_toy_fewshot_builds_gaa_and_anogen_samples(learned: Path) -> None:
     assert load_recipe(learned).recipe.concepts.model in card  # the card names the model that made them
 
 
-def test_gaa_changes_nothing_outside_its_mask(learned: Path) -> None:
+def washer_gaa(recipe: Path):
+    """The recipe's first washer synthesizer, set up on the class's pool, with a washer normal and its context."""
     from anomset.build.launch import open_source
     from anomset.build.render import ClassPool
     from anomset.context import SampleContext
-    from anomset.masks.geometric import GeometricMask
     from anomset.recipe import load_recipe
 
-    loaded = load_recipe(learned)
+    loaded = load_recipe(recipe)
     source, index = open_source(loaded)
     pool = ClassPool(source, "washer", index["washer"], (64, 64))
     gaa = loaded.components.synthesizers[("washer", 0)]
     gaa.setup(pool, "cpu")
     normal = pool.load(pool.normals[0].key)
-    context = SampleContext("washer", normal.foreground, pool=pool)
+    return gaa, normal, SampleContext("washer", normal.foreground, pool=pool)
+
+
+def test_gaa_changes_nothing_outside_its_mask(learned: Path) -> None:
+    from anomset.masks.geometric import GeometricMask
+
+    gaa, normal, context = washer_gaa(learned)
     rngs = [np.random.default_rng(i) for i in range(2)]
     masks = [GeometricMask()((64, 64), context, rng).mask for rng in rngs]
     results = gaa.apply_batch([normal.image] * 2, masks, [context] * 2,
@@ -95,23 +101,13 @@ def test_gaa_changes_nothing_outside_its_mask(learned: Path) -> None:
 
 
 def test_an_entry_cluster_pins_the_group(learned: Path, tmp_path: Path) -> None:
-    from anomset.build.launch import open_source
-    from anomset.build.render import ClassPool
-    from anomset.context import SampleContext
     from anomset.masks.geometric import GeometricMask
-    from anomset.recipe import load_recipe
 
     recipe = yaml.safe_load(learned.read_text())
     recipe["classes"]["washer"]["generate"][0]["cluster"] = "c1"
     path = tmp_path / "pinned.yaml"
     path.write_text(yaml.safe_dump(recipe))
-    loaded = load_recipe(path)
-    source, index = open_source(loaded)
-    pool = ClassPool(source, "washer", index["washer"], (64, 64))
-    gaa = loaded.components.synthesizers[("washer", 0)]
-    gaa.setup(pool, "cpu")
-    normal = pool.load(pool.normals[0].key)
-    context = SampleContext("washer", normal.foreground, pool=pool)
+    gaa, normal, context = washer_gaa(path)
     masks = [GeometricMask()((64, 64), context, np.random.default_rng(i)).mask for i in range(3)]
     made = gaa.apply_batch([normal.image] * 3, masks, [context] * 3, [np.random.default_rng(i) for i in range(3)])
     assert [r.params["cluster"] for r in made] == ["c1"] * 3

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from anomset.evaluate.detectors import DetectorError, TrainSet
 from anomset.evaluate.metrics import auroc
 from anomset.registry import DETECTORS
+from tests.evaluate.patch_params import patch_params
 from tests.evaluate.toy_sets import defect_set, pixel_auroc
 from tests.features.tiny_models import tiny_resnet
 
@@ -20,14 +21,9 @@ def resnet(tmp_path_factory) -> Path:
     return tiny_resnet(tmp_path_factory.mktemp("resnet"))
 
 
-def params(resnet: Path, **overrides) -> dict:
-    return {"backbone": str(resnet), "layers": ["stage1", "stage2"], "image_size": 32, "device": "cpu",
-            "smoothing_sigma": 1.0, **overrides}
-
-
 def test_dual_memory_separates_defects_and_fills_both_banks(resnet: Path) -> None:
     train, test = defect_set(0, normals=12, anomalies=6), defect_set(1, normals=8, anomalies=8)
-    detector = DETECTORS.get("dual_memory")(**params(resnet, seed=1))
+    detector = DETECTORS.get("dual_memory")(**patch_params(resnet, seed=1))
     assert detector.fit(train) is detector
     assert [bank["layer"] for bank in detector.banks_] == ["stage1", "stage2"]
     stage1 = detector.banks_[0]
@@ -51,17 +47,17 @@ def test_the_anomalous_bank_discounts_benign_novelty(resnet: Path) -> None:
         side = int(rng.integers(5, 10))
         y, x = rng.integers(0, 32 - side, 2)
         images[i, y:y + side, x:x + side] = 20
-    plain = DETECTORS.get("dual_memory")(**params(resnet, ratio_power=0.0)).fit(train).score(images)[0]
-    ratio = DETECTORS.get("dual_memory")(**params(resnet, ratio_power=2.0)).fit(train).score(images)[0]
+    plain = DETECTORS.get("dual_memory")(**patch_params(resnet, ratio_power=0.0)).fit(train).score(images)[0]
+    ratio = DETECTORS.get("dual_memory")(**patch_params(resnet, ratio_power=2.0)).fit(train).score(images)[0]
     assert auroc(ratio, test.labels) >= auroc(plain, test.labels) + 0.05
 
 
 def test_dual_memory_is_seeded(resnet: Path) -> None:
     train, test = defect_set(0, normals=8, anomalies=4), defect_set(1, normals=2, anomalies=2)
-    a = DETECTORS.get("dual_memory")(**params(resnet, seed=3)).fit(train).score(test.images)
-    b = DETECTORS.get("dual_memory")(**params(resnet, seed=3)).fit(train).score(test.images)
+    a = DETECTORS.get("dual_memory")(**patch_params(resnet, seed=3)).fit(train).score(test.images)
+    b = DETECTORS.get("dual_memory")(**patch_params(resnet, seed=3)).fit(train).score(test.images)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-    c = DETECTORS.get("dual_memory")(**params(resnet, seed=4)).fit(train).score(test.images)
+    c = DETECTORS.get("dual_memory")(**patch_params(resnet, seed=4)).fit(train).score(test.images)
     assert not np.array_equal(c[1], a[1])
 
 
@@ -76,10 +72,10 @@ def test_dual_memory_refuses_what_it_cannot_learn(resnet: Path) -> None:
     data = defect_set(0, normals=4, anomalies=4)
     only_normals = TrainSet(data.images[:4], data.masks[:4], data.labels[:4], data.defect_types[:4], data.keys[:4])
     with pytest.raises(DetectorError, match="supervised but the training set has no anomalies"):
-        cls(**params(resnet)).fit(only_normals)
+        cls(**patch_params(resnet)).fit(only_normals)
     only_anomalies = TrainSet(data.images[4:], data.masks[4:], data.labels[4:], data.defect_types[4:], data.keys[4:])
     with pytest.raises(DetectorError, match="needs normals"):
-        cls(**params(resnet)).fit(only_anomalies)
+        cls(**patch_params(resnet)).fit(only_anomalies)
     no_masks = TrainSet(data.images, np.zeros_like(data.masks), data.labels, data.defect_types, data.keys)
     with pytest.raises(DetectorError, match="masks are empty"):
-        cls(**params(resnet)).fit(no_masks)
+        cls(**patch_params(resnet)).fit(no_masks)

@@ -15,6 +15,7 @@ from anomset.evaluate.detectors.knn import greedy_coreset, knn
 from anomset.evaluate.detectors.patch_features import gaussian_blur
 from anomset.evaluate.metrics import auroc
 from anomset.registry import DETECTORS
+from tests.evaluate.patch_params import patch_params
 from tests.evaluate.toy_sets import defect_set, pixel_auroc
 from tests.features.tiny_models import tiny_resnet
 
@@ -22,11 +23,6 @@ from tests.features.tiny_models import tiny_resnet
 @pytest.fixture(scope="module")
 def resnet(tmp_path_factory) -> Path:
     return tiny_resnet(tmp_path_factory.mktemp("resnet"))
-
-
-def params(resnet: Path, **overrides) -> dict:
-    return {"backbone": str(resnet), "layers": ["stage1", "stage2"], "image_size": 32, "device": "cpu",
-            "smoothing_sigma": 1.0, **overrides}
 
 
 def test_knn_matches_cdist_in_small_chunks() -> None:
@@ -68,7 +64,7 @@ def test_gaussian_blur_keeps_constants_and_mass_in_the_middle() -> None:
 
 def test_memory_bank_finds_defects_from_normals_only(resnet: Path) -> None:
     train, test = defect_set(0, normals=12, anomalies=4), defect_set(1, normals=8, anomalies=8)
-    detector = DETECTORS.get("memory_bank")(**params(resnet, coreset_ratio=0.25, seed=2))
+    detector = DETECTORS.get("memory_bank")(**patch_params(resnet, coreset_ratio=0.25, seed=2))
     assert detector.fit(train) is detector
     assert detector.bank_.shape[0] == round(0.25 * detector.patches_seen_)
     assert detector.patches_seen_ == 12 * 8 * 8  # normals only, on stage1's 8×8 grid at 32 px
@@ -81,15 +77,15 @@ def test_memory_bank_finds_defects_from_normals_only(resnet: Path) -> None:
 
 def test_memory_bank_is_seeded_and_reweighting_lowers_scores(resnet: Path) -> None:
     train, test = defect_set(0, normals=8, anomalies=0), defect_set(1, normals=3, anomalies=3)
-    a = DETECTORS.get("memory_bank")(**params(resnet, seed=4)).fit(train).score(test.images)
-    b = DETECTORS.get("memory_bank")(**params(resnet, seed=4)).fit(train).score(test.images)
+    a = DETECTORS.get("memory_bank")(**patch_params(resnet, seed=4)).fit(train).score(test.images)
+    b = DETECTORS.get("memory_bank")(**patch_params(resnet, seed=4)).fit(train).score(test.images)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-    other = DETECTORS.get("memory_bank")(**params(resnet, seed=5)).fit(train)
+    other = DETECTORS.get("memory_bank")(**patch_params(resnet, seed=5)).fit(train)
     assert not np.array_equal(other.score(test.images)[0], a[0])
-    weighted = DETECTORS.get("memory_bank")(**params(resnet, seed=4, reweight=True)).fit(train).score(test.images)
+    weighted = DETECTORS.get("memory_bank")(**patch_params(resnet, seed=4, reweight=True)).fit(train).score(test.images)
     assert np.all(weighted[0] <= a[0] + 1e-9) and np.all(weighted[0] >= 0)
     big = np.repeat(np.repeat(test.images, 2, axis=1), 2, axis=2)
-    assert DETECTORS.get("memory_bank")(**params(resnet)).fit(train).score(big)[1].shape == (6, 64, 64)
+    assert DETECTORS.get("memory_bank")(**patch_params(resnet)).fit(train).score(big)[1].shape == (6, 64, 64)
 
 
 def test_memory_bank_bad_params_and_order() -> None:
@@ -106,5 +102,5 @@ def test_memory_bank_bad_params_and_order() -> None:
 
 def test_memory_bank_unknown_layer_is_one_line(resnet: Path) -> None:
     with pytest.raises(RecipeError, match="has no layer 'stage9'") as error:
-        DETECTORS.get("memory_bank")(**params(resnet, layers=["stage9"])).fit(defect_set(0, 2, 0))
+        DETECTORS.get("memory_bank")(**patch_params(resnet, layers=["stage9"])).fit(defect_set(0, 2, 0))
     assert "\n" not in str(error.value)

@@ -10,14 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-
-def _block(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    )
+from anomset.evaluate.detectors.unet_net import conv_block
 
 
 class ReconstructiveNet(nn.Module):
@@ -27,9 +20,9 @@ class ReconstructiveNet(nn.Module):
     def __init__(self, base: int = 32, depth: int = 4, channels: int = 3) -> None:
         super().__init__()
         widths = [base * min(2**i, 8) for i in range(depth + 1)]
-        self.encoder = nn.ModuleList([_block(channels, widths[0])])
-        self.encoder.extend(_block(widths[i], widths[i + 1]) for i in range(depth))
-        self.decoder = nn.ModuleList(_block(widths[i + 1], widths[i]) for i in reversed(range(depth)))
+        self.encoder = nn.ModuleList([conv_block(channels, widths[0])])
+        self.encoder.extend(conv_block(widths[i], widths[i + 1]) for i in range(depth))
+        self.decoder = nn.ModuleList(conv_block(widths[i + 1], widths[i]) for i in reversed(range(depth)))
         self.out = nn.Conv2d(widths[0], channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from anomset.configurable import StrictModel
 from anomset.evaluate.detectors.base import Detector, DetectorError, TrainSet, check_images, resolve_device
+from anomset.evaluate.detectors.training import autocast, resize_square
 from anomset.registry import DETECTORS
 
 
@@ -103,7 +103,7 @@ class DraemSplitDetector(Detector):
                                 fix="train on a build with several normals and anomalies in its train split")
         self.device_ = resolve_device(p.device)
         images = self._inputs(train.images)
-        masks = torch.from_numpy(np.stack([_resize((m > 0).astype(np.float32), p.image_size)
+        masks = torch.from_numpy(np.stack([resize_square((m > 0).astype(np.float32), p.image_size)
                                            for m in train.masks]))[:, None]
         with torch.random.fork_rng(devices=[]):  # the seed decides the weights; the global state is restored
             torch.manual_seed(p.seed)
@@ -111,7 +111,7 @@ class DraemSplitDetector(Detector):
             discriminator = UNet(p.discriminator_width, p.depth, in_channels=6).to(self.device_)
         optimizer = torch.optim.Adam([*reconstructor.parameters(), *discriminator.parameters()], lr=p.lr)
         rng = np.random.default_rng(p.seed)
-        autocast = self._autocast()
+        amp = autocast(p.mixed_precision, self.device_)
         reconstructor.train()
         discriminator.train()
         self.losses_ = []
@@ -127,13 +127,13 @@ class DraemSplitDetector(Detector):
                 clean = images[target[r]].to(self.device_)
                 x_d = images[disc[d]].to(self.device_)
                 y_d = masks[disc[d]].to(self.device_)
-                with autocast:
+                with amp:
                     rebuilt = reconstructor(x_r).float()
                 l2 = torch.nn.functional.mse_loss(rebuilt, clean)
                 structural = 1 - ssim(rebuilt, clean, p.ssim_window)
-                with torch.no_grad(), autocast:  # the even side only passes through: no loss, no gradient
+                with torch.no_grad(), amp:  # the even side only passes through: no loss, no gradient
                     passed = reconstructor(x_d).float()
-                with autocast:
+                with amp:
                     logits = discriminator(torch.cat([x_d, passed], dim=1)).float()
                 focal = focal_loss(logits, y_d, p.focal_gamma, p.focal_alpha)
                 loss = l2 + p.ssim_weight * structural + focal
@@ -158,7 +158,7 @@ class DraemSplitDetector(Detector):
         height, width = images.shape[1:3]
         x = self._inputs(images)
         maps, image_scores = [], []
-        with torch.no_grad(), self._autocast():
+        with torch.no_grad(), autocast(p.mixed_precision, self.device_):
             for start in range(0, len(x), p.batch_size):
                 batch = x[start:start + p.batch_size].to(self.device_)
                 logits = self.discriminator_(torch.cat([batch, self.reconstructor_(batch).float()], dim=1))
@@ -173,26 +173,11 @@ class DraemSplitDetector(Detector):
     def _inputs(self, images: np.ndarray) -> Any:
         import torch
 
-        resized = np.stack([_resize(image, self.params.image_size) for image in images]).astype(np.float32)
+        resized = np.stack([resize_square(image, self.params.image_size) for image in images]).astype(np.float32)
         return torch.from_numpy(resized / 255.0).permute(0, 3, 1, 2).contiguous()
-
-    def _autocast(self) -> Any:
-        import contextlib
-
-        import torch
-
-        if self.params.mixed_precision and self.device_.startswith("cuda"):
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
 
 
 def _cycled(rng: np.random.Generator, size: int, length: int) -> np.ndarray:
     """``length`` indices into ``size`` rows: fresh permutations back to back (the smaller side repeats)."""
     parts = [rng.permutation(size) for _ in range(-(-length // size))]
     return np.concatenate(parts)[:length]
-
-
-def _resize(array: np.ndarray, size: int) -> np.ndarray:
-    if array.shape[:2] == (size, size):
-        return array
-    return cv2.resize(array, (size, size), interpolation=cv2.INTER_AREA)

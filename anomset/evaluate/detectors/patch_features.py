@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from anomset.configurable import StrictModel
 from anomset.evaluate.detectors.base import resolve_device
+from anomset.features.params import PatchBackboneParams
 
 if TYPE_CHECKING:
     import torch
@@ -21,35 +21,15 @@ if TYPE_CHECKING:
     from anomset.features.backbone import Backbone
 
 
-class PatchFeatureParams(StrictModel):
+class PatchFeatureParams(PatchBackboneParams):
     """The frozen backbone and how its patch features are taken (shared by memory_bank and dual_memory)."""
 
-    backbone: str = Field(default="microsoft/resnet-50", description="Hub id or save_pretrained folder")
-    revision: str | None = Field(default=None, description="Hub revision (branch, tag or commit)")
-    layers: list[str | int] = Field(default_factory=lambda: ["stage2", "stage3"], min_length=1)
-    image_size: int = Field(default=224, ge=16, le=2048, description="backbone input side")
-    pool: int = Field(default=3, ge=1, le=9, description="local average side (PatchCore's 3; 1 = none)")
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
         default="auto", description="backbone dtype; auto = bfloat16 on a GPU, float32 on the CPU")
     batch_size: int = Field(default=16, ge=1, le=4096, description="images per backbone call")
     smoothing_sigma: float = Field(default=4.0, ge=0, le=64, description="Gaussian σ of the maps (px at image_size)")
     seed: int = Field(default=0, ge=0)
     device: str = Field(default="auto", description="auto (GPU when present), cpu, cuda, cuda:N")
-
-    @field_validator("backbone")
-    @classmethod
-    def _model_reference(cls, value: str) -> str:
-        from anomset.features.loading import parse_reference
-
-        parse_reference(value)  # a folder that holds no model fails when the recipe loads, not mid-eval
-        return value
-
-    @field_validator("pool")
-    @classmethod
-    def _odd(cls, value: int) -> int:
-        if value % 2 == 0:
-            raise ValueError(f"pool must be odd (a centred window), got {value}")
-        return value
 
 
 def load_backbone(params: PatchFeatureParams, field: str) -> Backbone:

@@ -19,12 +19,15 @@ from pydantic import Field, field_validator, model_validator
 
 from anomset.configurable import StrictModel
 from anomset.evaluate.detectors.base import Detector, DetectorError, TrainSet, check_images, resolve_device
+from anomset.evaluate.detectors.training import autocast, flip_dims, train_epochs
+from anomset.features.params import BackboneReference
 from anomset.registry import DETECTORS
 from anomset.sample import GOOD
 
 
 class ResNetClsParams(StrictModel):
-    backbone: str | None = Field(default=None, description="Hub id or folder to start from; none = random init")
+    backbone: BackboneReference | None = Field(default=None,
+                                               description="Hub id or folder to start from; none = random init")
     revision: str | None = Field(default=None, description="Hub revision (branch, tag or commit)")
     depths: list[int] = Field(default_factory=lambda: [3, 4, 6, 3], min_length=1, max_length=8,
                               description="blocks per stage of a random-init network (ResNet-34's)")
@@ -42,15 +45,6 @@ class ResNetClsParams(StrictModel):
     seed: int = Field(default=0, ge=0)
     device: str = Field(default="auto", description="auto (GPU when present), cpu, cuda, cuda:N")
     mixed_precision: bool = Field(default=True, description="bf16 autocast on a GPU (never on the CPU)")
-
-    @field_validator("backbone")
-    @classmethod
-    def _model_reference(cls, value: str | None) -> str | None:
-        from anomset.features.loading import parse_reference
-
-        if value is not None:
-            parse_reference(value)
-        return value
 
     @field_validator("depths", "widths")
     @classmethod
@@ -158,25 +152,17 @@ class ResNetClassifier(Detector):
         parameters = list(self.model_.parameters()) + list(self.head_.parameters())
         optimizer = torch.optim.AdamW(parameters, lr=p.lr, weight_decay=p.weight_decay)
         rng = np.random.default_rng(p.seed)
+
+        def batch_loss(batch: np.ndarray) -> torch.Tensor:
+            x = images[batch]
+            if p.flips and (dims := flip_dims(rng)):
+                x = x.flip(dims)
+            with autocast(p.mixed_precision, self.device_):
+                logits = self._local_logits(x.to(self.device_)).mean((2, 3))
+            return F.cross_entropy(logits.float(), targets[batch].to(self.device_), weight=weight)
+
         self.model_.train()
-        self.losses_ = []
-        for _ in range(p.epochs):
-            order = rng.permutation(len(targets))
-            total = 0.0
-            for start in range(0, len(order), p.batch_size):
-                batch = order[start:start + p.batch_size]
-                x = images[batch]
-                if p.flips:
-                    dims = [d for d, flip in ((3, rng.random() < 0.5), (2, rng.random() < 0.5)) if flip]
-                    x = x.flip(dims) if dims else x
-                with self._autocast():
-                    logits = self._local_logits(x.to(self.device_)).mean((2, 3))
-                loss = F.cross_entropy(logits.float(), targets[batch].to(self.device_), weight=weight)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach()) * len(batch)
-            self.losses_.append(total / len(order))
+        self.losses_ = train_epochs(optimizer, rng, len(targets), p.batch_size, p.epochs, batch_loss)
         self.model_.eval()
         return self
 
@@ -189,7 +175,7 @@ class ResNetClassifier(Detector):
             raise DetectorError(f"{self.registry_name}: call fit before score or classify")
         x = self._inputs(check_images(images))
         local, overall = [], []
-        with torch.no_grad(), self._autocast():
+        with torch.no_grad(), autocast(self.params.mixed_precision, self.device_):
             for start in range(0, len(x), self.params.batch_size):
                 logits = self._local_logits(x[start:start + self.params.batch_size].to(self.device_)).float()
                 local.append(logits.softmax(1).cpu())
@@ -216,12 +202,3 @@ class ResNetClassifier(Detector):
         height, width = np.asarray(images).shape[1:3]
         maps = F.interpolate(1 - local[:, :1], size=(height, width), mode="bilinear", align_corners=False)[:, 0]
         return (1 - overall[:, 0]).double().numpy(), maps.numpy().astype(np.float32)
-
-    def _autocast(self) -> Any:
-        import contextlib
-
-        import torch
-
-        if self.params.mixed_precision and self.device_.startswith("cuda"):
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()

@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 
 from anomset.configurable import StrictModel
 from anomset.evaluate.detectors.base import Detector, DetectorError, TrainSet, check_images, resolve_device
+from anomset.evaluate.detectors.training import autocast, flip_dims, resize_square, train_epochs
 from anomset.registry import DETECTORS
 
 MEAN, STD = 0.5, 0.25  # input scaling of 0..1 pixels
@@ -69,34 +70,27 @@ class UNetDetector(Detector):
         p = self.params
         self.device_ = resolve_device(p.device)
         images = self._inputs(train.images)
-        masks = torch.from_numpy(np.stack([_resize((m > 0).astype(np.float32), p.image_size)
+        masks = torch.from_numpy(np.stack([resize_square((m > 0).astype(np.float32), p.image_size)
                                            for m in train.masks]))[:, None]  # soft targets after resizing
         rng = np.random.default_rng(p.seed)
         with torch.random.fork_rng(devices=[]):  # the seed decides the weights; the global state is restored
             torch.manual_seed(p.seed)
             model = UNet(p.base_channels, p.depth).to(self.device_)
         optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
-        autocast = self._autocast()
+        amp = autocast(p.mixed_precision, self.device_)
+
+        def batch_loss(batch: np.ndarray) -> torch.Tensor:
+            x, y = images[batch], masks[batch]
+            if p.flips and (dims := flip_dims(rng)):  # the same flip for the images and their masks
+                x, y = x.flip(dims), y.flip(dims)
+            x, y = x.to(self.device_), y.to(self.device_)
+            with amp:
+                logits = model(x)
+            logits = logits.float()
+            return focal_loss(logits, y, p.focal_gamma, p.focal_alpha) + p.dice_weight * dice_loss(logits, y)
+
         model.train()
-        self.losses_ = []
-        for _ in range(p.epochs):
-            order = rng.permutation(len(train))
-            total = 0.0
-            for start in range(0, len(order), p.batch_size):
-                batch = order[start:start + p.batch_size]
-                x, y = images[batch], masks[batch]
-                if p.flips:
-                    x, y = _flip(x, y, rng)
-                x, y = x.to(self.device_), y.to(self.device_)
-                with autocast:
-                    logits = model(x)
-                logits = logits.float()
-                loss = focal_loss(logits, y, p.focal_gamma, p.focal_alpha) + p.dice_weight * dice_loss(logits, y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach()) * len(batch)
-            self.losses_.append(total / len(order))
+        self.losses_ = train_epochs(optimizer, rng, len(train), p.batch_size, p.epochs, batch_loss)
         self.model_ = model.eval()
         return self
 
@@ -109,7 +103,7 @@ class UNetDetector(Detector):
         height, width = images.shape[1:3]
         x = self._inputs(images)
         probabilities = []
-        with torch.no_grad(), self._autocast():
+        with torch.no_grad(), autocast(self.params.mixed_precision, self.device_):
             for start in range(0, len(x), self.params.batch_size):
                 logits = self.model_(x[start:start + self.params.batch_size].to(self.device_))
                 probabilities.append(torch.sigmoid(logits.float())[:, 0].cpu().numpy())
@@ -129,26 +123,5 @@ class UNetDetector(Detector):
     def _inputs(self, images: np.ndarray):
         import torch
 
-        resized = np.stack([_resize(image, self.params.image_size) for image in images]).astype(np.float32)
+        resized = np.stack([resize_square(image, self.params.image_size) for image in images]).astype(np.float32)
         return torch.from_numpy((resized / 255.0 - MEAN) / STD).permute(0, 3, 1, 2).contiguous()
-
-    def _autocast(self):
-        import contextlib
-
-        import torch
-
-        if self.params.mixed_precision and self.device_.startswith("cuda"):
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
-
-def _resize(array: np.ndarray, size: int) -> np.ndarray:
-    if array.shape[:2] == (size, size):
-        return array
-    return cv2.resize(array, (size, size), interpolation=cv2.INTER_AREA)
-
-
-def _flip(x, y, rng: np.random.Generator):
-    """The same random horizontal / vertical flip for an image batch and its masks (one draw per batch)."""
-    dims = [d for d, flip in ((3, rng.random() < 0.5), (2, rng.random() < 0.5)) if flip]
-    return (x.flip(dims), y.flip(dims)) if dims else (x, y)

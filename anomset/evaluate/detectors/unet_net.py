@@ -7,7 +7,8 @@ from torch import nn
 from torch.nn import functional as F
 
 
-def _block(in_channels: int, out_channels: int) -> nn.Sequential:
+def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Two 3×3 conv + batch-norm + ReLU layers (no bias: the norm has one); also DRAEM's reconstructive block."""
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
@@ -22,11 +23,11 @@ class UNet(nn.Module):
     def __init__(self, base: int = 16, depth: int = 3, in_channels: int = 3) -> None:
         super().__init__()
         widths = [base * 2**i for i in range(depth + 1)]
-        self.down = nn.ModuleList([_block(in_channels, widths[0])])
-        self.down.extend(_block(widths[i], widths[i + 1]) for i in range(depth))
+        self.down = nn.ModuleList([conv_block(in_channels, widths[0])])
+        self.down.extend(conv_block(widths[i], widths[i + 1]) for i in range(depth))
         levels = list(reversed(range(depth)))
         self.up = nn.ModuleList(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in levels)
-        self.merge = nn.ModuleList(_block(2 * widths[i], widths[i]) for i in levels)
+        self.merge = nn.ModuleList(conv_block(2 * widths[i], widths[i]) for i in levels)
         self.head = nn.Conv2d(widths[0], 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
