@@ -96,13 +96,19 @@ def load_model(ref: ModelRef, *, auto_class: str = "AutoModel", dtype: str = "fl
     """The model in eval mode with frozen weights, through ``transformers.<auto_class>.from_pretrained``."""
     import torch
     import transformers
+    from transformers.utils import logging as transformers_logging
 
     loader = getattr(transformers, auto_class)
+    bars = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # a weight-loading bar per rank would break the run's own lines
     try:
         model = loader.from_pretrained(ref.location, revision=ref.revision, dtype=getattr(torch, dtype))
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _error(ref, f"cannot load it with {auto_class}.from_pretrained: {first[:200]}", field) from None
+    finally:
+        if bars:
+            transformers_logging.enable_progress_bar()
     model.eval()
     model.requires_grad_(False)
     return model
