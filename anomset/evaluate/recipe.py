@@ -177,11 +177,11 @@ def load_eval_data(data: Any, file: str = "<eval recipe>") -> LoadedEval:
         label = spec.name or spec.type
         resolved["detectors"][index].update(name=label, params=detector.resolved_params())
         detectors[label] = (type(detector), detector.resolved_params())
-        if "accuracy" in recipe.metrics and not hasattr(detector, "classify"):
-            raise RecipeError(f"metric accuracy needs a detector that classifies defect types (resnet_cls); "
-                              f"{spec.type} does not",
-                              file=file, field=f"detectors[{index}].type",
-                              fix="drop accuracy from metrics, or evaluate it with a classifier")
+    # accuracy is a classifier's figure: rows of the other detectors leave it out.
+    if "accuracy" in recipe.metrics and not any(hasattr(cls, "classify") for cls, _ in detectors.values()):
+        raise RecipeError("metric accuracy needs a detector that classifies defect types (resnet_cls); none of "
+                          f"{', '.join(detectors)} does", file=file, field="metrics",
+                          fix="drop accuracy from metrics, or add a classifier such as resnet_cls")
     protocols = []
     for index, spec in enumerate(recipe.protocols):
         protocol = build_protocol(spec.type, spec.params, file=file, field=f"protocols[{index}]")

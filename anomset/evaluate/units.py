@@ -119,7 +119,7 @@ def score_set(detector: Detector, test: TestSet, metric_names: list[str], pixels
                  "pixel_pro": pm.pro}
         figures.update({k: v for k, v in named.items() if k in metric_names})
         curves["pixel"] = M.pixel_curves(accumulator)
-    if "accuracy" in metric_names and test.anomalies:
+    if "accuracy" in metric_names and test.anomalies and hasattr(detector, "classify"):
         rows = np.flatnonzero(test.labels == 1)
         predicted = detector.classify(test.images[rows])  # type: ignore[attr-defined]
         figures["accuracy"] = M.accuracy(predicted, [test.defect_types[i] for i in rows])

@@ -31,7 +31,7 @@ UNET = [{"type": "unet", "params": {"epochs": 1}}]
     ({"protocols": ["plain", "plain"]}, "protocols", "listed twice"),
     ({"test": {"source": {"type": "toyy"}}}, "test.source.type", "did you mean 'toy'"),
     ({"test": {"source": TOY_TEST, "shown_defects": 2}}, "test.shown_defects", "share between 0 and 1"),
-    ({"metrics": ["accuracy"]}, "detectors[0].type", "classifies defect types"),
+    ({"metrics": ["accuracy"]}, "metrics", "classifies defect types"),
     ({"detectors": [*UNET, *UNET]}, "detectors", "share a name"),
     ({"image_size": 4}, "image_size", "greater than or equal to 16"),
 ])

@@ -261,7 +261,7 @@ def test_accelerate_launch_gives_the_one_process_figures(build: Path, tmp_path: 
     assert rows[0] == rows[1]
 
 
-def test_accuracy_scores_a_classifier_on_the_scored_real_defect_types(build: Path, tmp_path: Path) -> None:
+def test_accuracy_scores_the_classifiers_on_the_scored_real_defect_types(build: Path, tmp_path: Path) -> None:
     from eval_helpers import MeanDiff, MeanDiffParams
 
     from anomset.registry import DETECTORS
@@ -283,7 +283,8 @@ def test_accuracy_scores_a_classifier_on_the_scored_real_defect_types(build: Pat
     DETECTORS.register("always_answers")(AlwaysAnswers)
     try:
         recipe = eval_recipe(build, test={"source": TOY_TEST, "classes": ["brick"]}, seeds=[0],
-                             detectors=[{"type": "always_answers", "params": {"answer": types[0]}}],
+                             detectors=[{"type": "always_answers", "params": {"answer": types[0]}},
+                                        {"type": "mean_diff"}],
                              metrics=["image_auroc", "accuracy"])
         result = CliRunner().invoke(main, ["eval", str(write_eval(tmp_path / "eval.yaml", recipe)), "--no-progress"])
     finally:
@@ -292,3 +293,5 @@ def test_accuracy_scores_a_classifier_on_the_scored_real_defect_types(build: Pat
     (row,) = [r for r in read_results(build).results if r.detector == "always_answers"]
     # Every type has 3 defects, the first of which is shown: 2 scored per type, so the share is 1 / types.
     assert row.metrics["accuracy"].mean == pytest.approx(1 / len(types))
+    others = [r for r in read_results(build).results if r.detector == "mean_diff" and r.eval_hash == row.eval_hash]
+    assert others and all("accuracy" not in r.metrics and "image_auroc" in r.metrics for r in others)  # no classifier
