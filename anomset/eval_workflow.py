@@ -210,7 +210,6 @@ def _run_units(plan: EvalPlan, store: UnitStore, units: list[Unit], ranks: Any, 
               disable=not progress or not units, position=position, leave=True) as bar:
         for unit in units:
             ranks.check()
-            bar.set_postfix_str(f"training {unit.label()}", refresh=True)
             job = unit.job
             info = plan.info[job.class_name]
             pool = data.pool(job.class_name)
@@ -225,10 +224,10 @@ def _run_units(plan: EvalPlan, store: UnitStore, units: list[Unit], ranks: Any, 
                     targets.append((target.setting, D.as_test_set(samples), masked))
             cls, params = plan.loaded.detectors[unit.detector]
             draws_maps = job.protocol == "plain" and unit.seed == min(plan.loaded.recipe.seeds)
-            bar.set_postfix_str(f"scoring {unit.label()}", refresh=False)
             try:
                 record = run_unit(unit, cls, params, train, targets, metrics,
-                                  keep_maps=HEATMAPS if draws_maps else 0)
+                                  keep_maps=HEATMAPS if draws_maps else 0,
+                                  status=lambda line: bar.set_postfix_str(line, refresh=True))
             except DetectorError as exc:
                 index = list(plan.loaded.detectors).index(unit.detector)
                 raise RecipeError(f"{unit.label()}: {exc.message}", file=plan.loaded.path,

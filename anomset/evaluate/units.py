@@ -129,11 +129,17 @@ def score_set(detector: Detector, test: TestSet, metric_names: list[str], pixels
 
 def run_unit(unit: Unit, detector_cls: type[Detector], params: dict[str, Any], train: TrainSet,
              targets: list[tuple[dict[str, Any], TestSet, bool]], metric_names: list[str],
-             tick: Callable[[int], None] = lambda n: None, keep_maps: int = 0) -> dict[str, Any]:
-    """Fit on ``train`` and score every target ``(row setting, test set, pixel metrics?)``."""
+             tick: Callable[[int], None] = lambda n: None, keep_maps: int = 0,
+             status: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+    """Fit on ``train`` and score every target ``(row setting, test set, pixel metrics?)``; ``status`` hears
+    what the unit is doing (training epochs, scoring)."""
     started = time.perf_counter()
-    detector = make_detector(detector_cls, params, unit.seed).fit(train)
+    detector = make_detector(detector_cls, params, unit.seed)
+    detector.progress = lambda line: status(f"training {unit.label()}: {line}")
+    status(f"training {unit.label()}")
+    detector.fit(train)
     fit_seconds = time.perf_counter() - started
+    status(f"scoring {unit.label()}")
     rows = []
     for setting, test, pixels in targets:
         result = score_set(detector, test, metric_names, pixels, tick, keep_maps)

@@ -7,7 +7,7 @@ H×W map per image, both higher for more anomalous. Randomness comes from the ``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -109,6 +109,17 @@ class Detector(Configurable):
     """A reference detector: ``fit(train) -> self``, ``score(images) -> (image_scores, pixel_maps)``."""
 
     SUPERVISED: ClassVar[bool] = False  # needs anomalies (with masks) in the training set
+    # Where ``fit`` says how training goes (one line per epoch); the eval runner shows it on its bar.
+    progress: Callable[[str], None] | None = None
+
+    def report(self, message: str) -> None:
+        """Tell ``progress`` (when set) how training goes: never changes what is learned."""
+        if self.progress is not None:
+            self.progress(message)
+
+    def epoch_reporter(self, epochs: int) -> Callable[[int, float], None]:
+        """A ``train_epochs`` callback that reports ``epoch e/epochs, loss x``."""
+        return lambda epoch, loss: self.report(f"epoch {epoch}/{epochs}, loss {loss:.4f}")
 
     def fit(self, train: TrainSet) -> Detector:
         """Learn from ``train`` and return ``self``."""

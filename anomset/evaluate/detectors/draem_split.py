@@ -116,7 +116,7 @@ class DraemSplitDetector(Detector):
         discriminator.train()
         self.losses_ = []
         steps = -(-max(len(recon), len(disc)) // p.batch_size)
-        for _ in range(p.epochs):
+        for epoch in range(1, p.epochs + 1):
             recon_order = _cycled(rng, len(recon), steps * p.batch_size)
             disc_order = _cycled(rng, len(disc), steps * p.batch_size)
             sums = {"l2": 0.0, "ssim": 0.0, "focal": 0.0}
@@ -144,6 +144,7 @@ class DraemSplitDetector(Detector):
                 sums["ssim"] += float(structural.detach())
                 sums["focal"] += float(focal.detach())
             self.losses_.append({name: value / steps for name, value in sums.items()})
+            self.report(f"epoch {epoch}/{p.epochs}, loss {sum(self.losses_[-1].values()):.4f}")
         self.reconstructor_, self.discriminator_ = reconstructor.eval(), discriminator.eval()
         return self
 

@@ -162,7 +162,8 @@ class ResNetClassifier(Detector):
             return F.cross_entropy(logits.float(), targets[batch].to(self.device_), weight=weight)
 
         self.model_.train()
-        self.losses_ = train_epochs(optimizer, rng, len(targets), p.batch_size, p.epochs, batch_loss)
+        self.losses_ = train_epochs(optimizer, rng, len(targets), p.batch_size, p.epochs, batch_loss,
+                                    self.epoch_reporter(p.epochs))
         self.model_.eval()
         return self
 

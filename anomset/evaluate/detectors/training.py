@@ -37,12 +37,13 @@ def flip_dims(rng: np.random.Generator) -> list[int]:
 
 
 def train_epochs(optimizer: Any, rng: np.random.Generator, size: int, batch_size: int, epochs: int,
-                 batch_loss: Callable[[np.ndarray], Any]) -> list[float]:
+                 batch_loss: Callable[[np.ndarray], Any],
+                 on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
     """``epochs`` passes over ``size`` rows, each a fresh ``rng`` permutation cut into batches: ``batch_loss``
     gives a batch's loss (it may draw from ``rng`` too), one optimiser step follows. The mean loss per row
-    of each epoch."""
+    of each epoch; ``on_epoch(epoch, loss)`` hears each one as it ends."""
     losses = []
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         order = rng.permutation(size)
         total = 0.0
         for start in range(0, size, batch_size):
@@ -53,4 +54,6 @@ def train_epochs(optimizer: Any, rng: np.random.Generator, size: int, batch_size
             optimizer.step()
             total += float(loss.detach()) * len(batch)
         losses.append(total / size)
+        if on_epoch is not None:
+            on_epoch(epoch, losses[-1])
     return losses

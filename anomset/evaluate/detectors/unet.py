@@ -90,7 +90,8 @@ class UNetDetector(Detector):
             return focal_loss(logits, y, p.focal_gamma, p.focal_alpha) + p.dice_weight * dice_loss(logits, y)
 
         model.train()
-        self.losses_ = train_epochs(optimizer, rng, len(train), p.batch_size, p.epochs, batch_loss)
+        self.losses_ = train_epochs(optimizer, rng, len(train), p.batch_size, p.epochs, batch_loss,
+                                    self.epoch_reporter(p.epochs))
         self.model_ = model.eval()
         return self
 
