@@ -14,6 +14,7 @@ from anomset.recipe.identity import data_spec, model_locations
 from anomset.workflow import build_dataset
 from tests.conftest import write_recipe
 from tests.diffusion.conftest import diffusion_recipe
+from tests.helpers import tree_digest
 
 BRICK_MODEL = "classes.brick.generate[0].params.model"
 
@@ -22,7 +23,8 @@ def _recipe(folder: Path, model: Path | str, name: str = "r.yaml", **params):
     return load_recipe(write_recipe(folder / name, diffusion_recipe(model, **params)))
 
 
-def test_a_moved_model_folder_keeps_the_data_hash_and_resumes(tiny_pipeline_dir: Path, tmp_path: Path) -> None:
+def test_a_moved_model_folder_keeps_the_data_hash_and_bytes_and_resumes(tiny_pipeline_dir: Path,
+                                                                       tmp_path: Path) -> None:
     moved = tmp_path / "elsewhere" / "sd"
     shutil.copytree(tiny_pipeline_dir, moved)
     a, b = _recipe(tmp_path, tiny_pipeline_dir, "a.yaml"), _recipe(tmp_path, moved, "b.yaml")
@@ -32,6 +34,9 @@ def test_a_moved_model_folder_keeps_the_data_hash_and_resumes(tiny_pipeline_dir:
     assert model_fingerprint(str(moved)) == model_fingerprint(str(tiny_pipeline_dir))
     assert build_dataset(a, tmp_path / "out", progress=False).action == "new"
     assert build_dataset(b, tmp_path / "out", progress=False).action == "resume"  # same weights elsewhere
+    build_dataset(b, tmp_path / "moved", progress=False)
+    shards = {k: v for k, v in tree_digest(tmp_path / "out").items() if k.startswith("data/")}
+    assert shards and shards == {k: v for k, v in tree_digest(tmp_path / "moved").items() if k.startswith("data/")}
 
 
 def test_weights_changed_in_place_are_refused_at_resume(tiny_pipeline_dir: Path, tmp_path: Path) -> None:
