@@ -12,18 +12,14 @@ from pathlib import Path
 
 from anomset.concepts.fingerprint import FIELD as CONCEPTS_FIELD
 from anomset.concepts.fingerprint import concepts_fingerprint
-from anomset.diffusion.loading import WEIGHT_SUFFIXES, weights_sha256
 from anomset.errors import SourceError
+from anomset.features.fingerprint import model_fingerprint as fingerprint_model
 from anomset.recipe.identity import locations, model_locations
 from anomset.recipe.load import LoadedRecipe
 from anomset.sources.base import Source
 from anomset.synth.textures import IMAGE_SUFFIXES
 
 SOURCE = "source"
-CONFIG_SUFFIX = ".json"
-# (folder, every config and weight file's relative path, size and mtime) -> fingerprint: a model of
-# gigabytes is hashed once per process however many builds, ranks' checks or entries name it.
-_MODEL_CACHE: dict[tuple[str, tuple[tuple[str, int, int], ...]], str] = {}
 
 
 def folder_fingerprint(folder: str, *, file: str = "", field: str = "") -> str:
@@ -39,25 +35,11 @@ def folder_fingerprint(folder: str, *, file: str = "", field: str = "") -> str:
 
 
 def model_fingerprint(folder: str, *, file: str = "", field: str = "") -> str:
-    """``model:<sha>`` over a local model folder's configs (every ``.json``: config, preprocessor,
-    pipeline index, scheduler) and its weights (``weights_sha256``, as the loaders record): content,
-    since retrained weights keep their size. Cached by each file's size and mtime."""
-    root = Path(folder).expanduser()
-    if not root.is_dir():
+    """``model:<sha>`` of a local model folder (configs and weights, ``anomset.features.fingerprint``)."""
+    if not Path(folder).expanduser().is_dir():
         raise SourceError("model folder not found", file=file or None, field=field or None,
                           fix=f"point it at an existing save_pretrained folder (got {folder})")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name.endswith((CONFIG_SUFFIX, *WEIGHT_SUFFIXES)))
-    stats = tuple((p.relative_to(root).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
-    key = (str(root.resolve()), stats)
-    if key not in _MODEL_CACHE:
-        digest = hashlib.sha256()
-        for path in files:
-            if path.suffix.lower() == CONFIG_SUFFIX:
-                digest.update(f"{path.relative_to(root).as_posix()}\n".encode())
-                digest.update(path.read_bytes())
-        digest.update(weights_sha256(root).encode())
-        _MODEL_CACHE[key] = f"model:{digest.hexdigest()[:16]}"
-    return _MODEL_CACHE[key]
+    return fingerprint_model(folder)
 
 
 def input_fingerprints(loaded: LoadedRecipe, source: Source) -> dict[str, str]:
