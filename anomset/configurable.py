@@ -37,6 +37,10 @@ class Configurable:
     # Params that name a place on disk (a source's root, a texture folder): where, not what. They
     # stay out of the data hash; the build fingerprints what they hold instead.
     LOCATION_PARAMS: ClassVar[tuple[str, ...]] = ()
+    # Params that name a model (a Hub id or a local folder; dotted for a nested one, ``residual.backbone``).
+    # A Hub id is what the data is made from (in the data hash); a local folder is a location like the
+    # ones above, fingerprinted by its config and weights.
+    MODEL_PARAMS: ClassVar[tuple[str, ...]] = ()
 
     class Params(StrictModel):
         pass

@@ -28,6 +28,9 @@ DTYPES = ("float32", "bfloat16", "float16")
 # Half precision on a CPU is refused: many CPU kernels lack float16 and those that have it are slow.
 GPU_ONLY_DTYPES = ("float16",)
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
+# What a sample records as the model of a local folder: its place is a location (not the data), its
+# ``weights_sha256`` says which weights it holds.
+LOCAL_MODEL = "local"
 FIX = ("pass a folder written by a diffusers pipeline's save_pretrained (model_index.json + component folders) "
        "or a Hub id that is in the local cache")
 
@@ -217,9 +220,10 @@ def weights_sha256(folder: Path) -> str:
 
 
 def provenance(ref: ModelRef, index: dict[str, Any], pipe: Any) -> dict[str, Any]:
-    """What identifies the loaded pipeline: model id, revision, Hub commit or local weights hash, class."""
+    """What identifies the loaded pipeline: model id (``local`` for a folder), revision, Hub commit or local
+    weights hash, class. No path: the same weights anywhere give the same record."""
     record: dict[str, Any] = {
-        "model": ref.name,
+        "model": ref.name if ref.folder is None else LOCAL_MODEL,
         "revision": ref.revision or "",
         "commit": hub_commit(ref),
         "pipeline": type(pipe).__name__,

@@ -63,6 +63,7 @@ class Ars(QualityFilter):
     """GAA's anomaly-region score: a SimpleNet discriminator's anomaly map averaged inside the mask."""
 
     Params = ArsParams
+    MODEL_PARAMS = ("backbone",)
     score_field = "ars_score"
     learned = True
     # Trained towards -0.5 on normals and +0.5 on perturbed features: thresholds beyond 20 margins

@@ -79,6 +79,7 @@ class InpaintingSynthesizer(ModelBackedSynthesizer):
     """
 
     Params = InpaintParams
+    MODEL_PARAMS = ("model", "residual.backbone")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

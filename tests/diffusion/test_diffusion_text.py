@@ -45,7 +45,7 @@ def test_output_contract_and_recorded_params(synth: DiffusionText, tiny_pipeline
     assert np.abs(result.image[inside].astype(int) - image[inside]).mean() >= 2.0
     params = result.params
     assert params["prompt"] == "a scratch on metal" and params["steps"] == 2 and params["guidance"] == 7.5
-    assert params["model"] == str(tiny_pipeline_dir) and params["revision"] == ""
+    assert params["model"] == "local" and params["revision"] == ""  # a folder: no path, its weights hash
     assert len(params["weights_sha256"]) == 64
     assert isinstance(params["seed"], int) and json.loads(json.dumps(params)) == params
 
@@ -110,7 +110,7 @@ def test_build_records_and_keeps_outside_pixels(tmp_path: Path, tiny_pipeline_di
     for key, (image, mask, meta) in made.items():
         params = meta["generator_params"]
         assert params["prompt"] in ("a scratch on metal", "a crack") and params["steps"] == 2
-        assert params["model"] == str(tiny_pipeline_dir) and isinstance(params["seed"], int)
+        assert params["model"] == "local" and isinstance(params["seed"], int)
         assert meta["mask_strategy"] in ("ellipse", "region") and mask.any()
         normal = normals[meta["source_key"]]
         assert np.array_equal(image[mask == 0], normal[mask == 0]), f"{key}: outside the mask changed"

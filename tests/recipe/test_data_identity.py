@@ -7,7 +7,7 @@ import re
 import pytest
 
 from anomset.recipe import load_recipe_text
-from anomset.recipe.identity import changed_fields, data_spec, locations
+from anomset.recipe.identity import changed_fields, data_spec, locations, model_locations
 from anomset.registry import MASKS, SOURCES, SYNTHESIZERS
 from tests.conftest import tiny_recipe
 
@@ -55,3 +55,34 @@ def test_changed_fields_name_the_leaf() -> None:
     longer["classes"]["brick"]["generate"].append({"synthesizer": "nsa", "count": 1})
     assert changed_fields(base.data, _loaded(longer).data) == ["classes.brick.generate"]
     assert changed_fields(base.data, base.data) == []
+
+
+def test_model_folders_are_locations_and_hub_ids_are_data(tmp_path) -> None:
+    import shutil
+
+    from tests.features.tiny_models import tiny_resnet, tiny_vit
+
+    resnet, vit = tiny_resnet(tmp_path / "a" / "resnet"), tiny_vit(tmp_path / "a" / "vit")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+
+    def recipe(backbone: str, cluster_backbone: str, revision: str | None = None) -> dict:
+        made = tiny_recipe()
+        made["classes"]["brick"]["quality"] = {"filter": "ars", "keep_top": 0.5,
+                                               "params": {"backbone": backbone, "revision": revision}}
+        made["concepts"] = {"dir": str(tmp_path / "concepts"), "model": "org/inpaint",
+                            "cluster": {"backbone": cluster_backbone}}
+        return made
+
+    here = _loaded(recipe(str(resnet), str(vit)))
+    there = _loaded(recipe(str(tmp_path / "b" / "resnet"), str(tmp_path / "b" / "vit")))
+    assert here.data_hash == there.data_hash and here.recipe_hash == there.recipe_hash
+    assert set(model_locations(there.resolved)) == {"classes.brick.quality.params.backbone",
+                                                    "classes.brick.generate[0].quality.params.backbone",
+                                                    "classes.brick.generate[1].quality.params.backbone",
+                                                    "concepts.cluster.backbone"}
+    assert str(tmp_path) not in str(data_spec(here.resolved))
+    hub = _loaded(recipe("org/resnet", str(vit)))
+    assert hub.data_hash != here.data_hash
+    assert _loaded(recipe("org/resnet", str(vit), revision="v2")).data_hash != hub.data_hash
+    assert _loaded(recipe("org/resnet-b", str(vit))).data_hash != hub.data_hash
+    assert "concepts.model" not in model_locations(hub.resolved)  # a Hub id: data
