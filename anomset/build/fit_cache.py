@@ -22,7 +22,7 @@ LOCK = "fit.lock"
 
 def fit_folder(root: Path, key: str, quality_filter: QualityFilter) -> Path:
     """``root/<filter>-<sha of key and params>``: one folder per class and parameter set."""
-    ident = json.dumps([key, quality_filter.registry_name, quality_filter.resolved_params()], sort_keys=True)
+    ident = json.dumps([key, quality_filter.registry_name, quality_filter.identity_params()], sort_keys=True)
     return root / f"{quality_filter.registry_name}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}"
 
 

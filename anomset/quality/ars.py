@@ -267,14 +267,24 @@ class Ars(QualityFilter):
         self.discriminator.eval()
         return self
 
+    def identity_params(self) -> dict[str, Any]:
+        """Resolved params without the runtime ones, a local backbone folder by its content fingerprint."""
+        from anomset.features.fingerprint import model_fingerprint
+
+        params = {k: v for k, v in self.resolved_params().items() if k not in RUNTIME_PARAMS}
+        if Path(str(params["backbone"])).is_dir():
+            params["backbone"] = model_fingerprint(params["backbone"])
+        return params
+
     def state_metadata(self, key: str) -> dict[str, str]:
         """What a saved fit is valid for: the backbone (id, revision, commit, config hash), params, caller's key."""
         identity = self.backbone.provenance()
-        learned = {k: v for k, v in self.resolved_params().items() if k not in RUNTIME_PARAMS}
+        learned = self.identity_params()
+        local = bool(identity.get("weights_sha256"))
         return {
             "format": STATE_FORMAT,
             "key": key,
-            "backbone": identity["model"],
+            "backbone": "local" if local else identity["model"],
             "revision": identity["revision"],
             "commit": identity["commit"],
             "config_sha256": identity["config_sha256"],

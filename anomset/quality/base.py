@@ -35,6 +35,11 @@ class QualityFilter(Configurable):
     # Where scores can lie: a recipe's ``min_score`` outside it is refused when the recipe loads.
     score_range: ClassVar[tuple[float, float]] = (float("-inf"), float("inf"))
 
+    def identity_params(self) -> dict[str, Any]:
+        """The params that decide what ``fit`` learns, with local folders by content (a moved model folder
+        keeps its saved fits); the default is every resolved param."""
+        return self.resolved_params()
+
     def fit(self, pool: Any) -> QualityFilter:
         """Learn what the filter needs from the class pool (``context.ClassPool``); returns self."""
         return self

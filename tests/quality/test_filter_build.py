@@ -146,3 +146,21 @@ def test_keep_top_one_keeps_every_candidate(resnet: Path, tmp_path: Path) -> Non
     build_dataset(load_recipe(recipe), tmp_path / "out", progress=False)
     rows = [r for r in audit(tmp_path / "out") if r["class"] == "brick"]
     assert len(rows) == 8 and all(r["kept"] for r in rows)
+
+
+def test_a_moved_backbone_folder_keeps_the_saved_fits(resnet: Path, tmp_path: Path) -> None:
+    import shutil
+
+    recipe = write_recipe(tmp_path / "r.yaml", filtered_recipe(resnet, keep_top=0.5))
+    out = tmp_path / "out"
+    build_dataset(load_recipe(recipe), out, progress=False)
+    fits = sorted((out / ".anomset" / "quality").rglob("ars.safetensors"))
+    stamps = [f.stat().st_mtime_ns for f in fits]
+    moved = shutil.copytree(resnet, tmp_path / "elsewhere" / "resnet")
+    again = write_recipe(tmp_path / "moved.yaml", filtered_recipe(moved, keep_top=0.5))
+    next(iter(sorted((out / "data" / "brick").glob("train-*.tar")))).unlink()
+    (out / "manifest.json").unlink()
+    result = build_dataset(load_recipe(again), out, progress=False)
+    assert result.action == "resume" and result.shards_written == 1
+    assert sorted((out / ".anomset" / "quality").rglob("ars.safetensors")) == fits
+    assert [f.stat().st_mtime_ns for f in fits] == stamps  # the moved backbone's fits were loaded, not redone
