@@ -92,3 +92,10 @@ def test_draem_split_bad_input() -> None:
     data = defect_set(0, normals=1, anomalies=2)
     with pytest.raises(DetectorError, match="at least 2 normals"):
         cls(**FAST).fit(data)
+
+
+def test_score_window_defaults_to_draems_share_of_the_image() -> None:
+    params = DETECTORS.get("draem_split").Params
+    # DRAEM's 21 px at 256 px, the same share at other sizes (always odd, at least 1); a given one is kept
+    assert [params(image_size=s, depth=3).window for s in (16, 64, 128, 256, 512)] == [1, 5, 11, 21, 41]
+    assert params(image_size=64, depth=3, score_window=9).window == 9
