@@ -22,7 +22,7 @@ fi
 model=/tmp/sd15
 step() {  # step NAME COMMAND...: run it, log it, never stop the script
   local name=$1; shift
-  echo "== $name: $*" | tee "$OUT/$name.log"
+  echo "== $name: $*" >"$OUT/$name.log"
   local begun=$SECONDS
   "$@" >>"$OUT/$name.log" 2>&1 || echo "== $name failed (exit $?)" >>"$OUT/$name.log"
   echo "== $name: $((SECONDS - begun)) s" >>"$OUT/$name.log"
