@@ -1,6 +1,6 @@
 """diffusion_text generation on a GPU against the FLOP-bound rate of that GPU (the Stable Diffusion 1.5 architecture).
 
-No weights can be downloaded, so the real SD-1.5 inpainting architecture (UNet 320/640/1280/1280 with
+No weights can be downloaded, so the real SD-1.5 inpainting architecture (``_sd15.py``: UNet 320/640/1280/1280 with
 9 input channels, cross-attention 768; the 4-level VAE; a 12-layer CLIP text encoder) is built from its
 config with random weights, saved with ``save_pretrained`` and loaded back through anomset's loader.
 Random weights cost exactly what trained ones do. Then:
@@ -39,36 +39,6 @@ sys.path.insert(0, str(ROOT))
 PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0,
                     "RTX 4090": 165.0, "RTX 3090": 71.0}
 TARGET = 0.5
-
-
-def sd15_inpaint(folder: Path, dtype: str) -> Path:
-    """The SD-1.5 inpainting pipeline's architecture with random weights, saved to ``folder``."""
-    import torch
-    from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    from tests.diffusion.tiny_pipeline import write_tokenizer
-
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=64, in_channels=9, out_channels=4, layers_per_block=2, block_out_channels=(320, 640, 1280, 1280),
-        down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3, cross_attention_dim=768, attention_head_dim=8)
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, sample_size=512,
-                        block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
-                        up_block_types=("UpDecoderBlock2D",) * 4)
-    tokenizer = CLIPTokenizer.from_pretrained(write_tokenizer(folder / "_tokenizer_src", max_length=77))
-    text = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                                        num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu",
-                                        projection_dim=768, bos_token_id=tokenizer.bos_token_id,
-                                        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id))
-    scheduler = PNDMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", skip_prk_steps=True,
-                              steps_offset=1)
-    pipe = StableDiffusionInpaintPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet,
-                                          scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                          requires_safety_checker=False)
-    pipe.to(getattr(torch, dtype)).save_pretrained(folder / "sd15")
-    return folder / "sd15"
 
 
 def count_flops(pipe, size: tuple[int, int]) -> tuple[float, float]:
@@ -110,6 +80,8 @@ def main() -> None:
     parser.add_argument("--dtype", default="bfloat16", choices=("bfloat16", "float16", "float32"))
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--peak-tflops", type=float, default=None, help="the GPU's dense peak at --dtype")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a saved SD-1.5 folder (python benchmarks/_sd15.py FOLDER) instead of building one")
     parser.add_argument("--tiny", action="store_true", help="the tests' tiny pipeline (checks the script on a CPU)")
     args = parser.parse_args()
 
@@ -128,7 +100,11 @@ def main() -> None:
             from tests.diffusion.tiny_pipeline import tiny_inpaint_pipeline
 
             folder = tiny_inpaint_pipeline(Path(tmp) / "tiny")
+        elif args.model is not None:
+            folder = args.model
         else:
+            from _sd15 import sd15_inpaint  # benchmarks/ is on the path when run as a script
+
             folder = sd15_inpaint(Path(tmp), args.dtype)
         built = time.perf_counter() - started
         rng = np.random.default_rng(0)

@@ -4,6 +4,7 @@
 maps a defect's mask to ``position_tokens`` more; the prompt is ``<prefix> <feature> <position>``.
 ``anogen``: groups are the defect types, ``anogen_tokens`` vectors each, no position tokens.
 The loss is the noise-prediction error inside the real defect's mask only (latent cells it touches).
+In fp16 the loss is scaled dynamically (a GradScaler) so the learned tokens' gradients do not underflow.
 
 Every step draws its batch, noise and timesteps from a generator seeded by (seed, class, method,
 step) and cuts it into micro-batches; the ranks share the micro-batches, and their gradients are
@@ -135,7 +136,8 @@ def learn_class(klass: ConceptClass, spec: ConceptsSpec, method: str, frozen: Fr
     model.to(frozen.device)
     params = list(model.parameters())
     optimizer = torch.optim.AdamW(params, lr=learn.lr, weight_decay=0.0)
-    step = _resume(klass, method, digest, model, optimizer)
+    scaler = loss_scaler(frozen)
+    step = _resume(klass, method, digest, model, optimizer, scaler)
     data = defect_tensors(frozen, klass.defects, learn.resolution, learn.mask_size)
     group_index = torch.tensor(group_of, device=frozen.device)
     if learn.gradient_checkpointing:
@@ -163,21 +165,39 @@ def learn_class(klass: ConceptClass, spec: ConceptsSpec, method: str, frozen: Fr
                 vectors = model.vectors(group_index[i], data.masks[i.cpu()].to(frozen.device))
                 losses = masked_noise_loss(frozen, data, i, n, t, encode(frozen.text_encoder, ids, start, vectors))
             loss = losses.sum() / learn.batch_size  # this micro-batch's part of the global mean
-            grads.append(torch.cat([g.flatten() for g in torch.autograd.grad(loss, params, allow_unused=True,
+            grads.append(torch.cat([g.flatten() for g in torch.autograd.grad(scaler.scale(loss), params,
+                                                                             allow_unused=True,
                                                                              materialize_grads=True)]))
             parts.append(loss.detach())
         gradient, total = _sum_in_order(torch.stack(grads), torch.stack(parts), world)
         _set_grads(params, gradient)
-        optimizer.step()
+        scaler.step(optimizer)  # fp16: unscales, and skips the step when the sum overflowed
+        scaler.update()
         step += 1
         loss_value = float(total)
         if rank == 0 and (step % learn.save_every == 0 or step == learn.steps):
-            _save_state(klass, method, model, optimizer, {**meta, "step": step, "loss": loss_value})
+            _save_state(klass, method, model, optimizer, {**meta, "step": step, "loss": loss_value,
+                                                          **_scaler_meta(scaler)})
             echo(f"{klass.name} {method}: step {step}/{learn.steps}, loss {loss_value:.4f}")
     if step >= learn.steps and rank == 0:
-        checkpoint.save(final, _tensors(model), {**meta, "step": step, "loss": loss_value})
+        checkpoint.save(final, _tensors(model), {**meta, "step": step, "loss": loss_value, **_scaler_meta(scaler)})
         checkpoint.state_path(klass.folder, method).unlink(missing_ok=True)
     return LearnResult(klass.name, method, names, step - first, first, time.perf_counter() - begun, loss_value)
+
+
+def loss_scaler(frozen: Frozen) -> torch.amp.GradScaler:
+    """Dynamic loss scaling when the frozen model runs in fp16 (its gradients would underflow); a no-op otherwise.
+
+    Every rank sees the same summed gradient, so every rank takes (or skips) the same steps.
+    """
+    return torch.amp.GradScaler(frozen.device.type, enabled=frozen.dtype == torch.float16)
+
+
+def _scaler_meta(scaler: torch.amp.GradScaler) -> dict[str, Any]:
+    if not scaler.is_enabled():
+        return {}
+    state = scaler.state_dict()
+    return {"loss_scale": float(state["scale"]), "loss_scale_tracker": int(state["_growth_tracker"])}
 
 
 def _sum_in_order(grads: torch.Tensor, losses: torch.Tensor, world: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -225,7 +245,7 @@ def _save_state(klass: ConceptClass, method: str, model: ConceptModel, optimizer
 
 
 def _resume(klass: ConceptClass, method: str, digest: str, model: ConceptModel,
-            optimizer: torch.optim.Optimizer) -> int:
+            optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> int:
     """Load the last saved state of the same concept hash; the step to continue from (0: none)."""
     path = checkpoint.state_path(klass.folder, method)
     if not path.is_file():
@@ -244,6 +264,9 @@ def _resume(klass: ConceptClass, method: str, digest: str, model: ConceptModel,
     full = optimizer.state_dict()
     full["state"] = state
     optimizer.load_state_dict(full)
+    if scaler.is_enabled() and "loss_scale" in saved.meta:
+        scaler.load_state_dict({**scaler.state_dict(), "scale": float(saved.meta["loss_scale"]),
+                                "_growth_tracker": int(saved.meta["loss_scale_tracker"])})
     return int(saved.meta["step"])
 
 

@@ -67,8 +67,8 @@ def test_toy_fewshot_builds_gaa_and_anogen_samples(learned: Path) -> None:
     assert load_recipe(learned).recipe.concepts.model in card  # the card names the model that made them
 
 
-def washer_gaa(recipe: Path):
-    """The recipe's first washer synthesizer, set up on the class's pool, with a washer normal and its context."""
+def washer_gaa(recipe: Path, entry: int = 0):
+    """The recipe's washer synthesizer ``entry``, set up on the class's pool, with a washer normal and its context."""
     from anomset.build.launch import open_source
     from anomset.build.render import ClassPool
     from anomset.context import SampleContext
@@ -77,7 +77,7 @@ def washer_gaa(recipe: Path):
     loaded = load_recipe(recipe)
     source, index = open_source(loaded)
     pool = ClassPool(source, "washer", index["washer"], (64, 64))
-    gaa = loaded.components.synthesizers[("washer", 0)]
+    gaa = loaded.components.synthesizers[("washer", entry)]
     gaa.setup(pool, "cpu")
     normal = pool.load(pool.normals[0].key)
     return gaa, normal, SampleContext("washer", normal.foreground, pool=pool)
@@ -180,3 +180,23 @@ def test_a_build_refuses_to_resume_over_relearned_concepts(learned: Path, tmp_pa
         assert result.exit_code == 4 and "concepts.dir" in result.output and len(error_lines(result.output)) == 1
     finally:
         target.write_bytes(original)
+
+
+def test_gaa_and_anogen_generate_in_bfloat16(learned: Path, tmp_path: Path) -> None:
+    """The GPU dtype path (fp32 learned vectors into a bf16 text encoder and UNet), run on the CPU."""
+    from anomset.masks.geometric import GeometricMask
+
+    recipe = yaml.safe_load(learned.read_text())
+    for entry in recipe["classes"]["washer"]["generate"]:
+        entry["params"]["dtype"] = "bfloat16"
+    path = tmp_path / "bf16.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    for entry in (0, 1):  # gaa, anogen
+        synth, normal, context = washer_gaa(path, entry)
+        masks = [GeometricMask()((64, 64), context, np.random.default_rng(i)).mask for i in range(2)]
+        made = synth.apply_batch([normal.image] * 2, masks, [context] * 2, [np.random.default_rng(i) for i in range(2)])
+        for result, mask in zip(made, masks, strict=True):
+            assert result.params["dtype"] == "bfloat16"
+            assert np.array_equal(result.image[mask == 0], normal.image[mask == 0])
+            assert np.any(result.image[mask > 0] != normal.image[mask > 0])
+        synth.teardown()
