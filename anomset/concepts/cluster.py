@@ -113,3 +113,19 @@ def adaptive_clusters(features: np.ndarray, k_max: int = 8, max_rounds: int = 3,
         for m in members:
             labels[m] = index
     return Clustering(labels, [{"threshold": limit if math.isfinite(limit) else None}, *log])
+
+
+def type_agreement(labels: list[int], types: list[str]) -> dict[str, float]:
+    """How the clusters line up with the defect types: adjusted Rand index and purity (a diagnostic, not a target).
+
+    GAA's clusters are meant to be finer than the types, so purity (the share of defects whose cluster's
+    most common type is theirs) matters more than the Rand index, which also penalises splitting a type.
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    by_cluster: dict[int, list[str]] = {}
+    for label, kind in zip(labels, types, strict=True):
+        by_cluster.setdefault(label, []).append(kind)
+    majority = sum(max(members.count(t) for t in set(members)) for members in by_cluster.values())
+    return {"adjusted_rand": round(float(adjusted_rand_score(types, labels)), 4),
+            "purity": round(majority / max(len(labels), 1), 4)}

@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from anomset.cli import main
-from anomset.concepts.cluster import adaptive_clusters, choose_k, split_threshold
+from anomset.concepts.cluster import adaptive_clusters, choose_k, split_threshold, type_agreement
 from anomset.concepts.features import combine_blocks, crop_box, lab_stats, lbp_histogram
 from anomset.concepts.store import load_clusters
 from tests.concepts.conftest import fewshot_recipe
@@ -90,11 +90,13 @@ def test_cluster_command_writes_assignment_and_contact_sheets(tmp_path: Path, vi
     recipe = fewshot_recipe(tmp_path, vit)
     result = CliRunner().invoke(main, ["cluster", str(recipe), "--class", "washer"])
     assert result.exit_code == 0, result.output
-    assert "washer: 6 shown defects ->" in result.output
+    assert "washer: 6 shown defects of 3 types ->" in result.output and "purity" in result.output
     folder = tmp_path / "concepts" / "washer"
     saved = json.loads((folder / "clusters.json").read_text())
     assert len(saved["assignment"]) == 6 and set(saved["defect_types"].values()) == {"hole", "scratch", "stain"}
     assert saved["features"]["model"] == str(vit)
+    assert saved["type_agreement"] == type_agreement(
+        [int(saved["assignment"][k][1:]) for k in saved["defect_types"]], list(saved["defect_types"].values()))
     clusters = load_clusters(folder, saved["cluster_hash"]).clusters
     sheets = sorted(p.name for p in folder.glob("cluster-*.png"))
     assert sheets == sorted(f"cluster-{c}.png" for c in clusters) and len(clusters) >= 2
@@ -116,3 +118,11 @@ def test_cluster_refuses_a_class_without_shown_defects(tmp_path: Path, vit: Path
 def test_cluster_without_concepts_section_is_one_line(tmp_path: Path, tiny_recipe_path: Path) -> None:
     result = CliRunner().invoke(main, ["cluster", str(tiny_recipe_path)])
     assert result.exit_code == 2 and "concepts" in result.output and result.output.count("\n") == 1
+
+
+def test_type_agreement_scores_purity_and_rand_index() -> None:
+    assert type_agreement([0, 0, 1, 1], ["a", "a", "b", "b"]) == {"adjusted_rand": 1.0, "purity": 1.0}
+    split = type_agreement([0, 1, 2, 2], ["a", "a", "b", "b"])  # a type split in two keeps purity
+    assert split["purity"] == 1.0 and split["adjusted_rand"] < 1.0
+    mixed = type_agreement([0, 0, 0, 1], ["a", "b", "b", "a"])
+    assert mixed["purity"] == 0.75 and mixed["adjusted_rand"] < split["adjusted_rand"]
