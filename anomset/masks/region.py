@@ -85,9 +85,10 @@ def inner_shape(region: np.ndarray, scale: float, rng: np.random.Generator,
 
 
 def edge_band(region: np.ndarray, width: float, coverage: float, rng: np.random.Generator,
-              target: float | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+              target: float | None = None, keep: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """A band ``width`` px wide over a random stretch (``coverage`` of its length) of the region's outline;
-    with ``target`` (pixels) the stretch is as long as makes the band's part in the region that area."""
+    with ``target`` (pixels) the stretch is as long as makes the band's part in ``keep`` (what the build
+    keeps: the foreground; the region by default) that area."""
     contours, _ = cv2.findContours((region > 0).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     contour = max(contours, key=cv2.contourArea).reshape(-1, 2)
     n = len(contour)
@@ -110,7 +111,7 @@ def edge_band(region: np.ndarray, width: float, coverage: float, rng: np.random.
     if target is None:
         mask, length = band(1.0)
     else:
-        mask, k = fit_area(lambda k: band(k)[0], target, region)
+        mask, k = fit_area(lambda k: band(k)[0], target, region if keep is None else keep)
         length = band(k)[1]
         params = {"target_area": round(target, 2)}
     return mask, {"start": [int(contour[start][0]), int(contour[start][1])], "length": length,
@@ -161,15 +162,16 @@ class RegionMask(MaskStrategy):
         regions, origin = candidate_regions(context, self.params.min_region_area)
         # logical parts are whole regions: they keep their own size even with area: real
         target = target_area(self.params, context, shape, rng) if self.params.mode != "logical" else None
+        keep = context.foreground if context.foreground.shape == tuple(shape) else None  # what the build keeps
         if self.params.mode != "combined":
-            mask, params = self._part(self.params.mode, shape, regions, rng, target)
+            mask, params = self._part(self.params.mode, shape, regions, rng, target, keep)
             return MaskResult(mask, {"regions_from": origin, **params})
         p = self.params
         wanted = int(rng.integers(p.count[0], p.count[1] + 1))
         share = None if target is None else target / wanted  # the parts together make one real-sized defect
 
         def draw() -> tuple[np.ndarray, dict[str, Any]]:
-            return self._part(p.parts[int(rng.integers(len(p.parts)))], shape, regions, rng, share)
+            return self._part(p.parts[int(rng.integers(len(p.parts)))], shape, regions, rng, share, keep)
 
         placed = place_apart(draw, wanted, p.max_overlap, p.tries)
         union = np.zeros(shape, np.uint8)
@@ -179,7 +181,8 @@ class RegionMask(MaskStrategy):
                                   "parts": [params for _, params in placed]})
 
     def _part(self, kind: str, shape: tuple[int, int], regions: list[np.ndarray],
-              rng: np.random.Generator, target: float | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+              rng: np.random.Generator, target: float | None = None,
+              keep: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         p = self.params
         index = int(rng.integers(len(regions)))
         region = regions[index]
@@ -194,7 +197,7 @@ class RegionMask(MaskStrategy):
         elif kind == "edge":
             width = uniform(rng, p.edge_width) * min(shape)
             coverage = uniform(rng, p.edge_coverage)
-            mask, params = edge_band(region, width, coverage, rng, target)
+            mask, params = edge_band(region, width, coverage, rng, target, keep)
             params["coverage"] = round(coverage, 4)
         else:
             mask = region
