@@ -113,3 +113,19 @@ def test_draems_step_decay_and_unweighted_focal_loss() -> None:
     one = DETECTORS.get("draem_split")(**{**FAST, "epochs": 1, "lr": 1e-3}).fit(train)
     assert one.lrs_ == [1e-3]  # a one-epoch schedule is never decayed
     assert DETECTORS.get("draem_split")().params.focal_alpha == 0.5
+
+
+def test_an_epoch_is_a_pass_over_the_whole_training_set() -> None:
+    """The split halves each side's rows, not each network's updates: len(train)/batch steps an epoch, as
+    DRAEM steps both networks on every batch of the set."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    train = defect_set(0, normals=6, anomalies=10)
+    recon, _, disc = parity_split(train)
+    steps = []
+    handle = register_optimizer_step_post_hook(lambda optimizer, args, kwargs: steps.append(1))
+    try:
+        DETECTORS.get("draem_split")(**{**FAST, "epochs": 2, "batch_size": 4}).fit(train)
+    finally:
+        handle.remove()
+    assert len(steps) == 2 * -(-len(train) // 4) > 2 * -(-max(len(recon), len(disc)) // 4)

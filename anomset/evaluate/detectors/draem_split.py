@@ -8,8 +8,9 @@ the clean normal (L2 + SSIM loss); the **even** ones, with their anomalies (and 
 source normal is not in the set), only pass through it, in eval mode (as a test image will) and without
 that loss or gradient, and train the discriminative network on (image, reconstruction) against the mask
 with the focal loss. So the discriminator learns from reconstructions of images the reconstructor never
-fitted, as the test images will be. Both losses are summed and stepped together. The map is the discriminator's
-probability; the image score is its maximum after a ``score_window`` mean filter (DRAEM's 21 px at
+fitted, as the test images will be. Both losses are summed and stepped together, len(train)/batch_size
+times an epoch (a pass over the whole set, as in DRAEM, whichever side is larger). The map is the
+discriminator's probability; the image score is its maximum after a ``score_window`` mean filter (DRAEM's 21 px at
 256 px, scaled to ``image_size`` unless given). A fixed schedule with DRAEM's step decay (×0.2 at 80% and
 90% of the epochs) and its unweighted focal loss; seeded; bf16 on a GPU.
 """
@@ -134,7 +135,9 @@ class DraemSplitDetector(Detector):
         reconstructor.train()
         discriminator.train()
         self.losses_, self.lrs_ = [], []
-        steps = -(-max(len(recon), len(disc)) // p.batch_size)
+        # An epoch is a pass over the whole training set, as in DRAEM (where both networks step on every
+        # batch): the split must not halve either network's updates, so each steps len(train)/batch times.
+        steps = self.steps_per_epoch(len(train))
         for epoch in range(1, p.epochs + 1):
             recon_order = _cycled(rng, len(recon), steps * p.batch_size)
             disc_order = _cycled(rng, len(disc), steps * p.batch_size)
@@ -172,6 +175,10 @@ class DraemSplitDetector(Detector):
             self.report(f"epoch {epoch}/{p.epochs}, loss {sum(self.losses_[-1].values()):.4f}")
         self.reconstructor_, self.discriminator_ = reconstructor.eval(), discriminator.eval()
         return self
+
+    def steps_per_epoch(self, rows: int) -> int:
+        """Optimiser steps of one epoch over ``rows`` training rows (each network gets one batch a step)."""
+        return -(-rows // self.params.batch_size)
 
     def score(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import torch
