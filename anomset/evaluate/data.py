@@ -38,9 +38,11 @@ class Samples:
         return Samples(self.images[rows], self.masks[rows], [self.metas[i] for i in rows])
 
     def image_set(self, cls: type[ImageSet] = TrainSet) -> ImageSet:
+        """The samples as a detector's set, each sample's json kept (draem_split pairs an anomaly with its
+        source normal by ``source_key``; resnet_cls reads ``cluster``)."""
         labels = np.array([int(m.get("label", m.get("defect_type", GOOD) != GOOD)) for m in self.metas], np.int64)
         return cls(self.images, self.masks, labels, [str(m.get("defect_type", GOOD)) for m in self.metas],
-                   [str(m.get("key", "")) for m in self.metas])
+                   [str(m.get("key", "")) for m in self.metas], list(self.metas))
 
 
 def resize_pair(image: np.ndarray, mask: np.ndarray | None, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

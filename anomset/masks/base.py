@@ -27,6 +27,12 @@ class MaskStrategy(Configurable):
                  rng: np.random.Generator) -> MaskResult:
         raise NotImplementedError
 
+    def resolved_params(self) -> dict[str, Any]:
+        """Every parameter with defaults filled in; the ``area*`` fields only when calibrated (``area: real``)."""
+        from anomset.masks.area import without_default_area  # area.py builds on this module
+
+        return without_default_area(super().resolved_params())
+
 
 def binarize(mask: np.ndarray) -> np.ndarray:
     """Any mask → uint8 {0, 255}."""

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 from pydantic import Field, model_validator
 
-from anomset.configurable import StrictModel
 from anomset.context import SampleContext
+from anomset.masks.area import AreaParams, target_area
 from anomset.masks.base import MaskResult, MaskStrategy, uniform
 from anomset.ranges import AngleRange
 from anomset.registry import MASKS
@@ -92,10 +92,10 @@ def rotate_image(array: np.ndarray, angle_deg: float, interpolation: int = cv2.I
     return cv2.warpAffine(array, matrix, (w, h), flags=interpolation, borderMode=cv2.BORDER_REFLECT_101)
 
 
-class PerlinParams(StrictModel):
+class PerlinParams(AreaParams):
     min_scale_exp: int = Field(default=0, ge=0, le=8, description="lattice cells per side: 2**exp")
     max_scale_exp: int = Field(default=6, ge=0, le=8, description="exclusive upper exponent")
-    threshold: float = Field(default=0.5, ge=-1.0, le=1.0)
+    threshold: float = Field(default=0.5, ge=-1.0, le=1.0, description="area: params only (real sets its own)")
     rotation: AngleRange = Field(default=(-90.0, 90.0), description="degrees")
     min_area_ratio: float = Field(default=0.0005, ge=0.0, le=1.0, description="redraw below this")
 
@@ -117,6 +117,9 @@ class PerlinMask(MaskStrategy):
                  rng: np.random.Generator) -> MaskResult:
         p = self.params
         high = p.max_scale_exp
+        target = target_area(p, context, shape, rng)
+        if target is not None:
+            return self._calibrated(shape, context, rng, target)
         for _ in range(32):
             sy, sx = (2 ** int(rng.integers(p.min_scale_exp, high)) for _ in range(2))
             angle = uniform(rng, p.rotation)
@@ -129,3 +132,21 @@ class PerlinMask(MaskStrategy):
             if area >= p.min_area_ratio * mask.size:
                 break
         return MaskResult(mask, {"scale": [sy, sx], "rotation": round(angle, 4)})
+
+    def _calibrated(self, shape: tuple[int, int], context: SampleContext, rng: np.random.Generator,
+                    target: float) -> MaskResult:
+        """The highest ``target`` pixels of the rotated noise on the foreground: the threshold is the
+        noise level that leaves that area, so the shape stays Perlin's and only its size is set."""
+        p = self.params
+        sy, sx = (2 ** int(rng.integers(p.min_scale_exp, p.max_scale_exp)) for _ in range(2))
+        angle = uniform(rng, p.rotation)
+        noise = rotate_image(perlin_noise(shape, (sy, sx), rng), angle)
+        region = context.foreground > 0
+        if not region.any():
+            region = np.ones(shape, bool)
+        values = noise[region]
+        keep = int(min(values.size, max(1, round(target))))
+        level = float(np.partition(values, values.size - keep)[values.size - keep])
+        mask = np.where((noise >= level) & region, 255, 0)
+        return MaskResult(mask.astype(np.uint8), {"scale": [sy, sx], "rotation": round(angle, 4),
+                                                  "threshold": round(level, 5), "target_area": round(target, 2)})

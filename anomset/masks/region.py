@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from anomset.configurable import StrictModel
 from anomset.context import SampleContext
+from anomset.masks.area import AreaParams, fit_area, target_area
 from anomset.masks.base import MaskResult, MaskStrategy, random_point_in, uniform
 from anomset.masks.foreground import connected_regions
 from anomset.ranges import Domain, RatioRange, range_type
@@ -51,41 +51,71 @@ def overlap(a: np.ndarray, b: np.ndarray) -> float:
     return np.count_nonzero((a > 0) & (b > 0)) / smaller if smaller else 0.0
 
 
-def inner_shape(region: np.ndarray, scale: float, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
-    """An irregular blob of diameter ``scale`` × √(region area), centred in the region, clipped to it."""
-    diameter = max(2.0, scale * math.sqrt(np.count_nonzero(region)))
+def inner_shape(region: np.ndarray, scale: float, rng: np.random.Generator,
+                target: float | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """An irregular blob of diameter ``scale`` × √(region area), centred in the region, clipped to it;
+    with ``target`` (pixels) the blob is sized so that its part in the region has that area instead."""
+    if target is None:
+        diameter = max(2.0, scale * math.sqrt(np.count_nonzero(region)))
+    else:  # radii average 0.8 of the half-diameter: a disc of that mean radius has the target area
+        diameter = max(2.0, 2.0 * math.sqrt(target / math.pi) / 0.8)
     core = cv2.erode(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)),
                      iterations=max(1, int(diameter / 4)))
     cx, cy = random_point_in(core if np.any(core) else region, rng)
     theta = np.linspace(0.0, 2.0 * np.pi, 24, endpoint=False)
     radius = diameter / 2.0 * rng.uniform(0.6, 1.0, theta.size)
     radius = np.convolve(np.concatenate([radius[-1:], radius, radius[:1]]), np.ones(3) / 3, "valid")
-    pts = np.stack([cx + radius * np.cos(theta), cy + radius * np.sin(theta)], -1)
-    mask = np.zeros(region.shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 255)
-    mask &= region
+
+    def render(k: float) -> np.ndarray:
+        pts = np.stack([cx + k * radius * np.cos(theta), cy + k * radius * np.sin(theta)], -1)
+        mask = np.zeros(region.shape, np.uint8)
+        cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 255)
+        return mask & region
+
+    params: dict[str, Any] = {}
+    if target is None:
+        mask = render(1.0)
+    else:
+        mask, k = fit_area(render, target, region)
+        diameter *= k
+        params = {"target_area": round(target, 2)}
     if not np.any(mask):
         mask[cy, cx] = 255
-    return mask, {"center": [cx, cy], "diameter": round(diameter, 3)}
+    return mask, {"center": [cx, cy], "diameter": round(diameter, 3), **params}
 
 
-def edge_band(region: np.ndarray, width: float, coverage: float,
-              rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
-    """A band ``width`` px wide over a random stretch (``coverage`` of its length) of the region's outline."""
+def edge_band(region: np.ndarray, width: float, coverage: float, rng: np.random.Generator,
+              target: float | None = None, keep: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """A band ``width`` px wide over a random stretch (``coverage`` of its length) of the region's outline;
+    with ``target`` (pixels) the stretch is as long as makes the band's part in ``keep`` (what the build
+    keeps: the foreground; the region by default) that area."""
     contours, _ = cv2.findContours((region > 0).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     contour = max(contours, key=cv2.contourArea).reshape(-1, 2)
     n = len(contour)
-    length = max(2, round(coverage * n))
     start = int(rng.integers(n))
     thickness = max(1, round(width))
-    mask = np.zeros(region.shape, np.uint8)
-    if length >= n:
-        cv2.polylines(mask, [contour.astype(np.int32)], True, 255, thickness)
+    # Half the band lies outside the region: the inside part of a stretch L long is about L·width/2.
+    wanted = coverage * n if target is None else 2.0 * target / thickness
+
+    def band(k: float) -> tuple[np.ndarray, int]:
+        length = max(2, round(k * wanted))
+        mask = np.zeros(region.shape, np.uint8)
+        if length >= n:
+            cv2.polylines(mask, [contour.astype(np.int32)], True, 255, thickness)
+        else:
+            stretch = contour[(start + np.arange(length)) % n]
+            cv2.polylines(mask, [stretch.astype(np.int32)], False, 255, thickness)
+        return mask, length
+
+    params: dict[str, Any] = {}
+    if target is None:
+        mask, length = band(1.0)
     else:
-        stretch = contour[(start + np.arange(length)) % n]
-        cv2.polylines(mask, [stretch.astype(np.int32)], False, 255, thickness)
+        mask, k = fit_area(lambda k: band(k)[0], target, region if keep is None else keep)
+        length = band(k)[1]
+        params = {"target_area": round(target, 2)}
     return mask, {"start": [int(contour[start][0]), int(contour[start][1])], "length": length,
-                  "width": thickness}
+                  "width": thickness, **params}
 
 
 def place_apart(draw: Callable[[], tuple[np.ndarray, dict[str, Any]]], wanted: int, max_overlap: float,
@@ -104,7 +134,7 @@ def place_apart(draw: Callable[[], tuple[np.ndarray, dict[str, Any]]], wanted: i
     return placed
 
 
-class RegionParams(StrictModel):
+class RegionParams(AreaParams):
     mode: Literal["inner", "edge", "logical", "combined"] = Field(
         default="inner", description="inner/edge: structural; logical: the region itself; combined: several")
     inner_scale: ScaleRange = Field(default=(0.2, 0.6), description="inner blob diameter / √(region area)")
@@ -130,14 +160,18 @@ class RegionMask(MaskStrategy):
     def __call__(self, shape: tuple[int, int], context: SampleContext,
                  rng: np.random.Generator) -> MaskResult:
         regions, origin = candidate_regions(context, self.params.min_region_area)
+        # logical parts are whole regions: they keep their own size even with area: real
+        target = target_area(self.params, context, shape, rng) if self.params.mode != "logical" else None
+        keep = context.foreground if context.foreground.shape == tuple(shape) else None  # what the build keeps
         if self.params.mode != "combined":
-            mask, params = self._part(self.params.mode, shape, regions, rng)
+            mask, params = self._part(self.params.mode, shape, regions, rng, target, keep)
             return MaskResult(mask, {"regions_from": origin, **params})
         p = self.params
         wanted = int(rng.integers(p.count[0], p.count[1] + 1))
+        share = None if target is None else target / wanted  # the parts together make one real-sized defect
 
         def draw() -> tuple[np.ndarray, dict[str, Any]]:
-            return self._part(p.parts[int(rng.integers(len(p.parts)))], shape, regions, rng)
+            return self._part(p.parts[int(rng.integers(len(p.parts)))], shape, regions, rng, share, keep)
 
         placed = place_apart(draw, wanted, p.max_overlap, p.tries)
         union = np.zeros(shape, np.uint8)
@@ -147,7 +181,8 @@ class RegionMask(MaskStrategy):
                                   "parts": [params for _, params in placed]})
 
     def _part(self, kind: str, shape: tuple[int, int], regions: list[np.ndarray],
-              rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+              rng: np.random.Generator, target: float | None = None,
+              keep: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         p = self.params
         index = int(rng.integers(len(regions)))
         region = regions[index]
@@ -157,12 +192,12 @@ class RegionMask(MaskStrategy):
         region = np.where(region > 0, 255, 0).astype(np.uint8)
         if kind == "inner":
             scale = uniform(rng, p.inner_scale)
-            mask, params = inner_shape(region, scale, rng)
+            mask, params = inner_shape(region, scale, rng, target)
             params["scale"] = round(scale, 4)
         elif kind == "edge":
             width = uniform(rng, p.edge_width) * min(shape)
             coverage = uniform(rng, p.edge_coverage)
-            mask, params = edge_band(region, width, coverage, rng)
+            mask, params = edge_band(region, width, coverage, rng, target, keep)
             params["coverage"] = round(coverage, 4)
         else:
             mask = region

@@ -17,11 +17,17 @@ from tests.features.tiny_models import tiny_resnet
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[TrainSet, TestSet, Path]:
+def build_folder(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("build")
     build_dataset(load_recipe(write_recipe(folder / "r.yaml", tiny_recipe())), folder / "out", progress=False)
-    return (TrainSet.from_built(folder / "out", "brick", "train"), TestSet.from_built(folder / "out", "brick", "test"),
-            tiny_resnet(folder / "resnet"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def built(build_folder: Path) -> tuple[TrainSet, TestSet, Path]:
+    out = build_folder / "out"
+    return (TrainSet.from_built(out, "brick", "train"), TestSet.from_built(out, "brick", "test"),
+            tiny_resnet(build_folder / "resnet"))
 
 
 def test_draem_pairs_each_anomaly_with_the_normal_it_was_made_from(built) -> None:
@@ -33,6 +39,18 @@ def test_draem_pairs_each_anomaly_with_the_normal_it_was_made_from(built) -> Non
     for i, j in anomalies:  # the same pixels outside the defect: the clean target is the right normal
         outside = train.masks[i] == 0
         assert np.array_equal(train.images[i][outside], train.images[j][outside])
+
+
+def test_the_eval_train_set_keeps_the_json_that_pairs_draems_anomalies(build_folder: Path) -> None:
+    """``anomset eval`` hands detectors its pool through ``Samples.image_set``: without each sample's json
+    every anomaly would fall on the discriminator's side and the reconstructor would only copy normals."""
+    from anomset.evaluate.data import BuiltDataset
+
+    train = BuiltDataset(build_folder / "out", "eval.yaml").samples("brick", "train", (64, 64)).image_set()
+    assert train.metas is not None and train.meta_field("source_key")[0]
+    recon, target, _ = parity_split(train)
+    assert train.labels[recon].sum() > 0
+    assert all(train.metas[i]["source_key"] == train.metas[j]["source_key"] for i, j in zip(recon, target, strict=True))
 
 
 @pytest.mark.parametrize("name, params", [

@@ -47,6 +47,9 @@ def test_the_discriminator_side_never_trains_the_reconstruction() -> None:
     b = DETECTORS.get("draem_split")(**{**FAST, "epochs": 2}).fit(changed)
     for pa, pb in zip(a.reconstructor_.parameters(), b.reconstructor_.parameters(), strict=True):
         assert torch.equal(pa, pb)
+    # nor its batch-norm statistics: the even side passes through in eval mode, as a test image does
+    for (name, ba), bb in zip(a.reconstructor_.named_buffers(), b.reconstructor_.buffers(), strict=True):
+        assert torch.equal(ba, bb), name
     assert any(not torch.equal(pa, pb) for pa, pb in
                zip(a.discriminator_.parameters(), b.discriminator_.parameters(), strict=True))
 
@@ -99,3 +102,30 @@ def test_score_window_defaults_to_draems_share_of_the_image() -> None:
     # DRAEM's 21 px at 256 px, the same share at other sizes (always odd, at least 1); a given one is kept
     assert [params(image_size=s, depth=3).window for s in (16, 64, 128, 256, 512)] == [1, 5, 11, 21, 41]
     assert params(image_size=64, depth=3, score_window=9).window == 9
+
+
+def test_draems_step_decay_and_unweighted_focal_loss() -> None:
+    """DRAEM's schedule: the rate ×0.2 from 80% of the epochs and again from 90%; its focal loss weighs
+    anomalous and normal pixels alike."""
+    train = defect_set(0, normals=4, anomalies=4)
+    detector = DETECTORS.get("draem_split")(**{**FAST, "epochs": 10, "lr": 1e-3}).fit(train)
+    assert np.allclose(detector.lrs_, [1e-3] * 8 + [2e-4, 4e-5])
+    one = DETECTORS.get("draem_split")(**{**FAST, "epochs": 1, "lr": 1e-3}).fit(train)
+    assert one.lrs_ == [1e-3]  # a one-epoch schedule is never decayed
+    assert DETECTORS.get("draem_split")().params.focal_alpha == 0.5
+
+
+def test_an_epoch_is_a_pass_over_the_whole_training_set() -> None:
+    """The split halves each side's rows, not each network's updates: len(train)/batch steps an epoch, as
+    DRAEM steps both networks on every batch of the set."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    train = defect_set(0, normals=6, anomalies=10)
+    recon, _, disc = parity_split(train)
+    steps = []
+    handle = register_optimizer_step_post_hook(lambda optimizer, args, kwargs: steps.append(1))
+    try:
+        DETECTORS.get("draem_split")(**{**FAST, "epochs": 2, "batch_size": 4}).fit(train)
+    finally:
+        handle.remove()
+    assert len(steps) == 2 * -(-len(train) // 4) > 2 * -(-max(len(recon), len(disc)) // 4)

@@ -94,3 +94,11 @@ def test_resnet_cls_bad_params() -> None:
         cls(backbone="./missing/model")
     with pytest.raises(DetectorError, match="call fit before"):
         cls().classify(np.zeros((1, 8, 8, 3), np.uint8))
+
+
+def test_plain_cross_entropy_by_default() -> None:
+    """Inverse-frequency weights would give the few-shot real types (2 images each in the toy eval) ~30x a
+    normal's weight; the default is the papers' unweighted loss, weighting stays available."""
+    cls = DETECTORS.get("resnet_cls")
+    assert cls().params.balanced is False
+    assert cls(balanced=True).params.balanced is True

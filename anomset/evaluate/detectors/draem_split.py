@@ -5,12 +5,14 @@ augmentation, and nothing is rotated. The training normals, in key order, are sp
 their position (0-based): the **odd** ones, with the anomalies made from them (an anomaly's json
 ``source_key`` is the source image its normal copies), train the reconstructive network to give back
 the clean normal (L2 + SSIM loss); the **even** ones, with their anomalies (and any anomaly whose
-source normal is not in the set), only pass through it, without that loss and without gradient, and
-train the discriminative network on (image, reconstruction) against the mask with the focal loss. So
-the discriminator learns from reconstructions of images the reconstructor never fitted, as the test
-images will be. Both losses are summed and stepped together. The map is the discriminator's
-probability; the image score is its maximum after a ``score_window`` mean filter (DRAEM's 21 px at
-256 px, scaled to ``image_size`` unless given). A fixed schedule; seeded; bf16 on a GPU.
+source normal is not in the set), only pass through it, in eval mode (as a test image will) and without
+that loss or gradient, and train the discriminative network on (image, reconstruction) against the mask
+with the focal loss. So the discriminator learns from reconstructions of images the reconstructor never
+fitted, as the test images will be. Both losses are summed and stepped together, len(train)/batch_size
+times an epoch (a pass over the whole set, as in DRAEM, whichever side is larger). The map is the
+discriminator's probability; the image score is its maximum after a ``score_window`` mean filter (DRAEM's 21 px at
+256 px, scaled to ``image_size`` unless given). A fixed schedule with DRAEM's step decay (×0.2 at 80% and
+90% of the epochs) and its unweighted focal loss; seeded; bf16 on a GPU.
 """
 
 from __future__ import annotations
@@ -38,11 +40,13 @@ class DraemSplitParams(StrictModel):
     epochs: int = Field(default=50, ge=1, le=100_000)
     batch_size: int = Field(default=8, ge=1, le=1024)
     lr: float = Field(default=1e-3, gt=0, le=1, description="Adam step (DRAEM: 1e-4 over 700 epochs; too slow "
-                                                              "for a schedule of tens)")
+                                                              "for a schedule of tens), ×0.2 at 80% and 90% of "
+                                                              "the epochs as in DRAEM")
     ssim_weight: float = Field(default=1.0, ge=0, le=100)
     ssim_window: int = Field(default=11, ge=3, le=31)
     focal_gamma: float = Field(default=2.0, ge=0, le=10)
-    focal_alpha: float = Field(default=0.75, gt=0, lt=1, description="weight of anomalous pixels")
+    focal_alpha: float = Field(default=0.5, gt=0, lt=1,
+                               description="weight of anomalous pixels (DRAEM: unweighted, 0.5)")
     score_window: int | None = Field(default=None, ge=1, le=255,
                                      description="mean filter before the image max (px at image_size); "
                                                  "none = DRAEM's 21 px at 256, scaled to image_size")
@@ -101,6 +105,7 @@ class DraemSplitDetector(Detector):
         self.discriminator_: Any = None
         self.device_ = ""
         self.losses_: list[dict[str, float]] = []
+        self.lrs_: list[float] = []  # the learning rate of each epoch
 
     def fit(self, train: TrainSet) -> DraemSplitDetector:
         import torch
@@ -124,12 +129,15 @@ class DraemSplitDetector(Detector):
             reconstructor = ReconstructiveNet(p.reconstruction_width, p.depth).to(self.device_)
             discriminator = UNet(p.discriminator_width, p.depth, in_channels=6).to(self.device_)
         optimizer = torch.optim.Adam([*reconstructor.parameters(), *discriminator.parameters()], lr=p.lr)
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, draem_milestones(p.epochs), gamma=0.2)
         rng = np.random.default_rng(p.seed)
         amp = autocast(p.mixed_precision, self.device_)
         reconstructor.train()
         discriminator.train()
-        self.losses_ = []
-        steps = -(-max(len(recon), len(disc)) // p.batch_size)
+        self.losses_, self.lrs_ = [], []
+        # An epoch is a pass over the whole training set, as in DRAEM (where both networks step on every
+        # batch): the split must not halve either network's updates, so each steps len(train)/batch times.
+        steps = self.steps_per_epoch(len(train))
         for epoch in range(1, p.epochs + 1):
             recon_order = _cycled(rng, len(recon), steps * p.batch_size)
             disc_order = _cycled(rng, len(disc), steps * p.batch_size)
@@ -145,8 +153,12 @@ class DraemSplitDetector(Detector):
                     rebuilt = reconstructor(x_r).float()
                 l2 = torch.nn.functional.mse_loss(rebuilt, clean)
                 structural = 1 - ssim(rebuilt, clean, p.ssim_window)
-                with torch.no_grad(), amp:  # the even side only passes through: no loss, no gradient
+                # The even side only passes through, as a test image will: in eval mode (running BN
+                # statistics, left untouched), without loss or gradient.
+                reconstructor.eval()
+                with torch.no_grad(), amp:
                     passed = reconstructor(x_d).float()
+                reconstructor.train()
                 with amp:
                     logits = discriminator(torch.cat([x_d, passed], dim=1)).float()
                 focal = focal_loss(logits, y_d, p.focal_gamma, p.focal_alpha)
@@ -158,9 +170,15 @@ class DraemSplitDetector(Detector):
                 sums["ssim"] += float(structural.detach())
                 sums["focal"] += float(focal.detach())
             self.losses_.append({name: value / steps for name, value in sums.items()})
+            self.lrs_.append(optimizer.param_groups[0]["lr"])
+            scheduler.step()
             self.report(f"epoch {epoch}/{p.epochs}, loss {sum(self.losses_[-1].values()):.4f}")
         self.reconstructor_, self.discriminator_ = reconstructor.eval(), discriminator.eval()
         return self
+
+    def steps_per_epoch(self, rows: int) -> int:
+        """Optimiser steps of one epoch over ``rows`` training rows (each network gets one batch a step)."""
+        return -(-rows // self.params.batch_size)
 
     def score(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import torch
@@ -190,6 +208,11 @@ class DraemSplitDetector(Detector):
 
         resized = np.stack([resize_square(image, self.params.image_size) for image in images]).astype(np.float32)
         return torch.from_numpy(resized / 255.0).permute(0, 3, 1, 2).contiguous()
+
+
+def draem_milestones(epochs: int) -> list[int]:
+    """DRAEM's step decay: the epochs (0-based) from which the rate drops ×0.2, at 80% and 90% of the schedule."""
+    return [max(1, int(epochs * 0.8)), max(1, int(epochs * 0.9))]
 
 
 def _cycled(rng: np.random.Generator, size: int, length: int) -> np.ndarray:
