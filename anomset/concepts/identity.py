@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 from anomset.concepts.spec import ConceptsSpec
@@ -24,7 +23,9 @@ def _digest(data: Any) -> str:
 
 def model_identity(reference: str) -> str:
     """A Hub id as given; a local folder's ``model:<sha>`` content fingerprint (where it lies is no part)."""
-    if reference and Path(reference).expanduser().is_dir():
+    from anomset.recipe.identity import is_model_folder
+
+    if is_model_folder(reference):
         from anomset.features.fingerprint import model_fingerprint
 
         return model_fingerprint(reference)

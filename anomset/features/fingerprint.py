@@ -9,6 +9,7 @@ cache only ever saves time; a missing or unwritable one changes no result.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -22,6 +23,7 @@ _SEEN: dict[tuple[str, str], str] = {}  # (real folder, signature digest) -> fin
 
 def model_fingerprint(folder: str | Path) -> str:
     """``model:<16 hex>`` of the model folder ``folder`` (which must exist; see the module docstring)."""
+    from anomset.dataset.files import write_json_atomic
     from anomset.sources.check import cache_dir
 
     root = Path(folder).expanduser().resolve()
@@ -46,11 +48,6 @@ def model_fingerprint(folder: str | Path) -> str:
             digest.update(path.read_bytes())
     digest.update(weights_sha256(root).encode())
     _SEEN[key] = f"model:{digest.hexdigest()[:16]}"
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"version": CACHE_VERSION, "signature": signature, "fingerprint": _SEEN[key]}))
-        tmp.replace(cached)
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):  # the cache only saves time
+        write_json_atomic(cached, {"version": CACHE_VERSION, "signature": signature, "fingerprint": _SEEN[key]})
     return _SEEN[key]

@@ -81,6 +81,15 @@ def target_area(params: AreaParams, context: SampleContext, shape: tuple[int, in
     return float(areas[int(rng.integers(areas.size))]) * log_uniform(rng, params.area_spread)
 
 
+def sized(render: Callable[[float], np.ndarray], target: float | None, foreground: np.ndarray
+          ) -> tuple[np.ndarray, float, dict[str, Any]]:
+    """(mask, linear scale, params to record): ``render(1)`` when there is no ``target``, else ``fit_area``."""
+    if target is None:
+        return render(1.0), 1.0, {}
+    mask, scale = fit_area(render, target, foreground)
+    return mask, scale, {"target_area": round(target, 2)}
+
+
 def fit_area(render: Callable[[float], np.ndarray], target: float, foreground: np.ndarray,
              iterations: int = 6, tolerance: float = 0.05) -> tuple[np.ndarray, float]:
     """The mask ``render(s)`` (a shape at linear scale ``s`` about its centre) whose part on ``foreground``

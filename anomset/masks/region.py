@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import Field
 
 from anomset.context import SampleContext
-from anomset.masks.area import AreaParams, fit_area, target_area
+from anomset.masks.area import AreaParams, sized, target_area
 from anomset.masks.base import MaskResult, MaskStrategy, random_point_in, uniform
 from anomset.masks.foreground import connected_regions
 from anomset.ranges import Domain, RatioRange, range_type
@@ -72,13 +72,8 @@ def inner_shape(region: np.ndarray, scale: float, rng: np.random.Generator,
         cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 255)
         return mask & region
 
-    params: dict[str, Any] = {}
-    if target is None:
-        mask = render(1.0)
-    else:
-        mask, k = fit_area(render, target, region)
-        diameter *= k
-        params = {"target_area": round(target, 2)}
+    mask, k, params = sized(render, target, region)
+    diameter *= k
     if not np.any(mask):
         mask[cy, cx] = 255
     return mask, {"center": [cx, cy], "diameter": round(diameter, 3), **params}
@@ -97,23 +92,21 @@ def edge_band(region: np.ndarray, width: float, coverage: float, rng: np.random.
     # Half the band lies outside the region: the inside part of a stretch L long is about L·width/2.
     wanted = coverage * n if target is None else 2.0 * target / thickness
 
-    def band(k: float) -> tuple[np.ndarray, int]:
-        length = max(2, round(k * wanted))
+    def stretch_length(k: float) -> int:
+        return max(2, round(k * wanted))
+
+    def band(k: float) -> np.ndarray:
+        length = stretch_length(k)
         mask = np.zeros(region.shape, np.uint8)
         if length >= n:
             cv2.polylines(mask, [contour.astype(np.int32)], True, 255, thickness)
         else:
             stretch = contour[(start + np.arange(length)) % n]
             cv2.polylines(mask, [stretch.astype(np.int32)], False, 255, thickness)
-        return mask, length
+        return mask
 
-    params: dict[str, Any] = {}
-    if target is None:
-        mask, length = band(1.0)
-    else:
-        mask, k = fit_area(lambda k: band(k)[0], target, region if keep is None else keep)
-        length = band(k)[1]
-        params = {"target_area": round(target, 2)}
+    mask, k, params = sized(band, target, region if keep is None else keep)
+    length = stretch_length(k)
     return mask, {"start": [int(contour[start][0]), int(contour[start][1])], "length": length,
                   "width": thickness, **params}
 

@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from anomset.context import SampleContext
-from anomset.masks.area import AreaParams, fit_area, target_area
+from anomset.masks.area import AreaParams, sized, target_area
 from anomset.masks.base import (
     MaskResult,
     MaskStrategy,
@@ -44,14 +44,9 @@ class RectangleMask(MaskStrategy):
         ph = min(h, max(1.0, math.sqrt(area / aspect)))
         angle = uniform(rng, self.params.rotation)
         cx, cy = random_point_in(context.foreground, rng)
-        extra = {}
-        if target is None:
-            mask = rotated_rectangle(shape, (cx, cy), (pw, ph), angle)
-        else:
-            mask, k = fit_area(lambda k: rotated_rectangle(shape, (cx, cy), (pw * k, ph * k), angle),
+        mask, k, extra = sized(lambda k: rotated_rectangle(shape, (cx, cy), (pw * k, ph * k), angle),
                                target, context.foreground)
-            pw, ph = pw * k, ph * k
-            extra = {"target_area": round(target, 2)}
+        pw, ph = pw * k, ph * k
         return MaskResult(mask, {"center": [cx, cy], "size": [round(pw, 3), round(ph, 3)],
                                  "rotation": round(angle, 4), **extra})
 
@@ -76,17 +71,13 @@ class ScarMask(MaskStrategy):
         length = max(2.0, uniform(rng, self.params.length) * side)
         angle = uniform(rng, self.params.rotation)
         cx, cy = random_point_in(context.foreground, rng)
-        extra = {}
-        if target is None:
-            mask = rotated_rectangle(shape, (cx, cy), (width, length), angle)
-        else:
+        if target is not None:
             # The drawn width/length ratio is the scar's shape; its size follows the real area.
             base = math.sqrt(target / (width * length))
             width, length = max(1.0, width * base), max(2.0, length * base)
-            mask, k = fit_area(lambda k: rotated_rectangle(shape, (cx, cy), (max(1.0, width * k), length * k), angle),
+        mask, k, extra = sized(lambda k: rotated_rectangle(shape, (cx, cy), (max(1.0, width * k), length * k), angle),
                                target, context.foreground)
-            width, length = max(1.0, width * k), length * k
-            extra = {"target_area": round(target, 2)}
+        width, length = max(1.0, width * k), length * k
         return MaskResult(mask, {"center": [cx, cy], "size": [round(width, 3), round(length, 3)],
                                  "rotation": round(angle, 4), **extra})
 
@@ -133,12 +124,7 @@ class EllipseMask(MaskStrategy):
             cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 255)
             return mask
 
-        extra = {}
-        if target is None:
-            mask = render(1.0)
-        else:
-            mask, k = fit_area(render, target, context.foreground)
-            ax, ay = ax * k, ay * k
-            extra = {"target_area": round(target, 2)}
+        mask, k, extra = sized(render, target, context.foreground)
+        ax, ay = ax * k, ay * k
         return MaskResult(mask, {"center": [cx, cy], "axes": [round(ax, 3), round(ay, 3)],
                                  "rotation": round(angle, 4), **extra})

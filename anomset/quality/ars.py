@@ -270,9 +270,10 @@ class Ars(QualityFilter):
     def identity_params(self) -> dict[str, Any]:
         """Resolved params without the runtime ones, a local backbone folder by its content fingerprint."""
         from anomset.features.fingerprint import model_fingerprint
+        from anomset.recipe.identity import is_model_folder
 
         params = {k: v for k, v in self.resolved_params().items() if k not in RUNTIME_PARAMS}
-        if Path(str(params["backbone"])).is_dir():
+        if is_model_folder(params["backbone"]):
             params["backbone"] = model_fingerprint(params["backbone"])
         return params
 

@@ -138,6 +138,7 @@ class DraemSplitDetector(Detector):
         # An epoch is a pass over the whole training set, as in DRAEM (where both networks step on every
         # batch): the split must not halve either network's updates, so each steps len(train)/batch times.
         steps = self.steps_per_epoch(len(train))
+        report_epoch = self.epoch_reporter(p.epochs)
         for epoch in range(1, p.epochs + 1):
             recon_order = _cycled(rng, len(recon), steps * p.batch_size)
             disc_order = _cycled(rng, len(disc), steps * p.batch_size)
@@ -172,7 +173,7 @@ class DraemSplitDetector(Detector):
             self.losses_.append({name: value / steps for name, value in sums.items()})
             self.lrs_.append(optimizer.param_groups[0]["lr"])
             scheduler.step()
-            self.report(f"epoch {epoch}/{p.epochs}, loss {sum(self.losses_[-1].values()):.4f}")
+            report_epoch(epoch, sum(self.losses_[-1].values()))
         self.reconstructor_, self.discriminator_ = reconstructor.eval(), discriminator.eval()
         return self
 
